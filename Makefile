@@ -1,0 +1,62 @@
+# bemi.postgresql: developer entry points. `make test` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_VERSIONS ?= 13,14,15,16,17,18
+export PG_VERSIONS
+# Two workers: the machine has two cores; tests of one major stay on one worker.
+PYTEST_WORKERS ?= 2
+COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
+
+.PHONY: help venv pg test lint sanity units integration build-check clean
+
+help:
+	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
+	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
+	@echo "make lint | sanity | units | build-check"
+
+$(BIN)/ansible: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/ansible
+
+pg: venv
+	$(BIN)/python scripts/pgserver.py install $(PG_VERSIONS)
+
+test: lint sanity units integration build-check
+	@echo "make test: all passed"
+
+lint: venv
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.cache/collections scripts/link-collection.sh
+	PATH=$(CURDIR)/$(BIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.cache/collections \
+	  $(BIN)/ansible-lint --profile production --offline
+
+# ansible-test wants the collection at .../ansible_collections/bemi/postgresql,
+# as real files tracked by git: copy the tracked tree there.
+$(COLLECTION_COPY): FORCE
+	scripts/copy-collection.sh $(COLLECTION_COPY)
+FORCE:
+
+sanity: venv $(COLLECTION_COPY)
+	scripts/offline-get-pip.sh $(BIN)/python
+	cd $(COLLECTION_COPY) && PATH=$(CURDIR)/$(BIN):$$PATH \
+	  $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --color no
+
+units: venv $(COLLECTION_COPY)
+	cd $(COLLECTION_COPY) && PATH=$(CURDIR)/$(BIN):$$PATH \
+	  $(CURDIR)/$(BIN)/ansible-test units --local --python 3.11 --color no
+
+integration: pg
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/integration
+
+build-check: venv
+	scripts/build-check.sh
+
+clean:
+	rm -rf .cache/ansible-test .cache/collections tests/output *.tar.gz

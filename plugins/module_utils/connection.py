@@ -1,0 +1,147 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""One connection per module run: argument spec, libpq parameters, clear errors."""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+PSYCOPG2_IMPORT_ERROR = None
+try:
+    import psycopg2
+    import psycopg2.errorcodes
+    import psycopg2.extras
+    from psycopg2 import sql  # noqa: F401  (re-exported for the modules)
+except ImportError:
+    psycopg2 = None
+    sql = None
+    PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
+
+
+def connection_argument_spec():
+    """The options of the ``bemi.postgresql.connection`` doc fragment."""
+    return dict(
+        login_user=dict(type='str', default='postgres', fallback=(env_fallback, ['PGUSER'])),
+        login_password=dict(type='str', no_log=True, fallback=(env_fallback, ['PGPASSWORD'])),
+        login_host=dict(type='str', default='', fallback=(env_fallback, ['PGHOST'])),
+        login_unix_socket=dict(type='str', default=''),
+        login_port=dict(type='int', default=5432, aliases=['port'], fallback=(env_fallback, ['PGPORT'])),
+        login_db=dict(type='str', aliases=['db'], fallback=(env_fallback, ['PGDATABASE'])),
+        ssl_mode=dict(type='str', default='prefer', fallback=(env_fallback, ['PGSSLMODE']),
+                      choices=['allow', 'disable', 'prefer', 'require', 'verify-ca', 'verify-full']),
+        ca_cert=dict(type='path', aliases=['ssl_rootcert']),
+        ssl_cert=dict(type='path'),
+        ssl_key=dict(type='path', no_log=False),
+        connect_timeout=dict(type='int', default=10),
+        connect_params=dict(type='dict', default={}),
+    )
+
+
+def libpq_params(params):
+    """Map module options to libpq keywords; unset options are left to libpq (and its environment)."""
+    conn = {
+        'user': params['login_user'],
+        'port': params['login_port'],
+        'sslmode': params['ssl_mode'],
+        'connect_timeout': params['connect_timeout'],
+    }
+    host = params['login_host'] or params['login_unix_socket']
+    optional = {
+        'host': host,
+        'password': params['login_password'],
+        'dbname': params['login_db'],
+        'sslrootcert': params['ca_cert'],
+        'sslcert': params['ssl_cert'],
+        'sslkey': params['ssl_key'],
+    }
+    conn.update((key, value) for key, value in optional.items() if value)
+    conn.update(params['connect_params'] or {})
+    return conn
+
+
+def describe_target(conn_params):
+    """Where we tried to connect, for error messages (never the password)."""
+    host = conn_params.get('host') or 'the default unix socket'
+    return '%s@%s port %s database %s' % (
+        conn_params.get('user'), host, conn_params.get('port'),
+        conn_params.get('dbname') or conn_params.get('user'))
+
+
+def explain_connect_error(message, conn_params):
+    """A clear message, with the likely fix, for a failed connection."""
+    target = describe_target(conn_params)
+    detail = ' '.join(line.strip() for line in message.strip().splitlines() if line.strip())
+    lowered = message.lower()
+    if 'password authentication failed' in lowered or 'no password supplied' in lowered \
+            or 'authentication failed' in lowered:
+        hint = 'check login_user and login_password (or PGPASSWORD / ~/.pgpass), and the pg_hba.conf line that matched'
+        kind = 'authentication failed'
+    elif 'database' in lowered and 'does not exist' in lowered:
+        hint = 'create the database first or fix login_db'
+        kind = 'unknown database'
+    elif 'role' in lowered and 'does not exist' in lowered:
+        hint = 'create the role first or fix login_user'
+        kind = 'unknown role'
+    elif 'no pg_hba.conf entry' in lowered:
+        hint = 'add a pg_hba.conf line for this client, user and database, then reload PostgreSQL'
+        kind = 'rejected by pg_hba.conf'
+    elif 'permission denied for database' in lowered or 'must have connect' in lowered:
+        hint = 'GRANT CONNECT ON DATABASE to login_user'
+        kind = 'insufficient privilege'
+    elif 'timeout expired' in lowered:
+        hint = 'check login_host, login_port, firewalls, or raise connect_timeout'
+        kind = 'server unreachable (timed out)'
+    else:
+        hint = 'check that the server is running and that login_host, login_unix_socket and login_port point at it'
+        kind = 'server unreachable'
+    return 'Could not connect to PostgreSQL as %s: %s (%s). Fix: %s.' % (target, kind, detail, hint)
+
+
+def connect(module):
+    """Open the module's single connection, in autocommit mode; fail_json with a clear message otherwise."""
+    if psycopg2 is None:
+        module.fail_json(msg=missing_required_lib('psycopg2 (or psycopg2-binary)'),
+                         exception=PSYCOPG2_IMPORT_ERROR)
+    conn_params = libpq_params(module.params)
+    try:
+        conn = psycopg2.connect(**conn_params)
+    except psycopg2.Error as exc:
+        module.fail_json(msg=explain_connect_error(str(exc), conn_params))
+    # Statements group themselves into transactions explicitly (see plan.py).
+    conn.autocommit = True
+    return conn
+
+
+def server_version_num(conn):
+    return conn.server_version
+
+
+def query(conn, statement, args=None):
+    """Run a read-only catalog query and return the rows as dicts."""
+    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(statement, args)
+        return [dict(row) for row in cur.fetchall()]
+
+
+def query_one(conn, statement, args=None):
+    rows = query(conn, statement, args)
+    return rows[0] if rows else None
+
+
+def is_insufficient_privilege(exc):
+    return getattr(exc, 'pgcode', None) == psycopg2.errorcodes.INSUFFICIENT_PRIVILEGE
+
+
+def error_text(exc):
+    """The server's message without psycopg2's trailing context, on one line."""
+    diag = getattr(exc, 'diag', None)
+    primary = getattr(diag, 'message_primary', None) if diag else None
+    text = primary
+    if not text:
+        lines = str(exc).strip().splitlines()
+        text = lines[0] if lines else repr(exc)
+    hint = getattr(diag, 'message_hint', None) if diag else None
+    return '%s (hint: %s)' % (text, hint) if hint else text

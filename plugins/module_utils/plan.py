@@ -1,0 +1,182 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Plan, then apply: the one place where check mode is decided.
+
+A module reads the catalogs, adds the statements it needs to a Plan, and calls
+``Plan.apply``. In check mode nothing is sent to the server; the same text is
+returned as ``queries``, so a dry run predicts the real run exactly. Nothing
+here executes and then rolls back.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+try:
+    import psycopg2
+    import psycopg2.errorcodes
+    from psycopg2 import sql
+except ImportError:  # connection.connect() reports the missing library
+    psycopg2 = None
+    sql = None
+
+MASK = '********'
+
+
+class PlanError(Exception):
+    """A statement failed. ``executed`` holds what had already run (masked)."""
+
+    def __init__(self, message, executed, label=None):
+        super(PlanError, self).__init__(message)
+        self.message = message
+        self.executed = executed
+        self.label = label
+
+
+class Step(object):
+    """One statement, and the text to show for it (``masked`` hides secrets)."""
+
+    def __init__(self, statement, masked=None):
+        self.statement = statement
+        self.masked = masked if masked is not None else statement
+
+
+class Group(object):
+    """Statements applied together.
+
+    ``transactional`` groups run in one transaction, with ``settings`` applied by
+    SET LOCAL first; a group whose lock cannot be had within ``lock_timeout`` is
+    retried ``retries`` times with back-off. Other groups run statement by
+    statement outside any transaction (ALTER SYSTEM requires that).
+    """
+
+    def __init__(self, steps, transactional, settings=None, retries=0, label=None):
+        self.steps = steps
+        self.transactional = transactional
+        self.settings = settings or {}
+        self.retries = retries
+        self.label = label
+
+
+class ApplyResult(object):
+    def __init__(self, queries, failed):
+        self.queries = queries
+        self.failed = failed
+
+    @property
+    def changed(self):
+        return bool(self.queries)
+
+
+def backoff_delay(attempt, base=0.1, cap=5.0, rand=random.random):
+    """Exponential back-off with full jitter, in seconds, for retry number ``attempt`` (0-based)."""
+    return rand() * min(cap, base * (2 ** attempt))
+
+
+class Plan(object):
+
+    def __init__(self):
+        self.groups = []
+
+    def __bool__(self):
+        return any(group.steps for group in self.groups)
+
+    __nonzero__ = __bool__
+
+    def add(self, statement, masked=None):
+        """A statement that runs on its own, outside a transaction."""
+        self.groups.append(Group([Step(statement, masked)], transactional=False))
+
+    def add_transaction(self, steps, settings=None, retries=0, label=None):
+        """Statements (``Step`` or composables) that must commit or fail together."""
+        steps = [step if isinstance(step, Step) else Step(step) for step in steps]
+        if steps:
+            self.groups.append(Group(steps, True, settings, retries, label))
+
+    def queries(self, conn):
+        return [render(conn, step.masked) for group in self.groups for step in group.steps]
+
+    def apply(self, conn, check_mode, sleep=time.sleep):
+        """Run the plan (or, in check mode, only describe it).
+
+        Groups whose lock could not be had after their retries are skipped and
+        reported in ``failed`` by label; any other error stops the run with a
+        PlanError that says what had already been done.
+        """
+        if check_mode:
+            return ApplyResult(self.queries(conn), [])
+        executed = []
+        failed = []
+        for group in self.groups:
+            if not group.transactional:
+                for step in group.steps:
+                    _execute(conn, step, executed, group.label)
+                continue
+            if not _run_transaction(conn, group, executed, sleep):
+                failed.append(group.label)
+        return ApplyResult(executed, failed)
+
+
+def render(conn, composable):
+    if isinstance(composable, str):
+        return composable
+    return composable.as_string(conn)
+
+
+def _execute(conn, step, executed, label, cursor=None):
+    try:
+        if cursor is None:
+            with conn.cursor() as cur:
+                cur.execute(step.statement)
+        else:
+            cursor.execute(step.statement)
+    except psycopg2.Error as exc:
+        raise PlanError(_describe(exc, render(conn, step.masked)), list(executed), label)
+    executed.append(render(conn, step.masked))
+
+
+def _describe(exc, text):
+    diag = getattr(exc, 'diag', None)
+    message = (diag.message_primary if diag and diag.message_primary else str(exc).strip())
+    hint = diag.message_hint if diag else None
+    out = '%s (while running: %s)' % (message, text)
+    return '%s Hint: %s' % (out, hint) if hint else out
+
+
+def _run_transaction(conn, group, executed, sleep):
+    """True when the group committed; False when its locks stayed busy after every retry."""
+    attempt = 0
+    while True:
+        done = []
+        conn.autocommit = False
+        try:
+            with conn.cursor() as cur:
+                for name, value in sorted(group.settings.items()):
+                    cur.execute(sql.SQL('SELECT set_config({}, {}, true)').format(
+                        sql.Literal(name), sql.Literal(str(value))))
+                for step in group.steps:
+                    cur.execute(step.statement)
+                    done.append(render(conn, step.masked))
+            conn.commit()
+            executed.extend(done)
+            return True
+        except psycopg2.Error as exc:
+            conn.rollback()
+            if exc.pgcode != psycopg2.errorcodes.LOCK_NOT_AVAILABLE:
+                failing = group.steps[len(done)].masked if len(done) < len(group.steps) else 'COMMIT'
+                raise PlanError(_describe(exc, render(conn, failing)), list(executed), group.label)
+            if attempt >= group.retries:
+                return False
+            sleep(backoff_delay(attempt))
+            attempt += 1
+        finally:
+            conn.autocommit = True
+
+
+def diff(module, before, after):
+    """``{before, after}`` when the user asked for --diff, else None."""
+    if not module._diff:
+        return None
+    return {'before': before, 'after': after}

@@ -1,0 +1,72 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Planning for bemi_wal_level: which ALTER SYSTEM statements, and who may run them."""
+
+from __future__ import annotations
+
+REPORTED = ('wal_level', 'max_replication_slots', 'max_wal_senders')
+WANTED_WAL_LEVEL = 'logical'
+
+
+def plan_settings(state, minimums, settings):
+    """[(name, value)] to ALTER SYSTEM SET, or (name, None) to RESET, in a stable order."""
+    wal_level = settings['wal_level']
+    if state == 'absent':
+        # Unknown (files unreadable) counts as set: RESET is harmless when it is not.
+        return [('wal_level', None)] if wal_level.in_auto_conf is not False else []
+    changes = []
+    if wal_level.configured != WANTED_WAL_LEVEL:
+        changes.append(('wal_level', WANTED_WAL_LEVEL))
+    for name in sorted(minimums):
+        configured = settings[name].configured
+        if configured is None or configured < minimums[name]:
+            changes.append((name, minimums[name]))
+    return changes
+
+
+def predicted_configured(changes, settings):
+    """The configured values once ``changes`` are made, for check mode."""
+    after = dict((name, settings[name].configured) for name in settings)
+    for name, value in changes:
+        after[name] = settings[name].configured_without_auto_conf()[0] if value is None else value
+    return after
+
+
+def privileges_query(server_version, names):
+    """(statement, args): one query for everything that decides whether ALTER SYSTEM may run."""
+    if server_version >= 150000:
+        privilege = "SELECT bool_and(has_parameter_privilege(n, 'ALTER SYSTEM')) FROM unnest(%s::text[]) AS n"
+        args = (list(names),)
+    else:
+        privilege, args = 'SELECT false', ()
+    statement = (
+        "SELECT r.rolsuper AS superuser, "
+        "(" + privilege + ") AS alter_system_granted, "
+        "current_setting('allow_alter_system', true) AS allow_alter_system, "
+        "(SELECT array_agg(name::text) FROM pg_settings "
+        " WHERE name ~ '^(rds|cloudsql|azure|supabase|neon)[.]') AS provider_settings, "
+        "(SELECT array_agg(rolname::text) FROM pg_roles WHERE rolname IN "
+        " ('rds_superuser', 'cloudsqlsuperuser', 'azure_pg_admin', 'supabase_admin', 'neon_superuser')) "
+        " AS provider_roles "
+        "FROM pg_roles r WHERE r.rolname = current_user"
+    )
+    return statement, args
+
+
+def alter_privilege_problem(facts, names, login_user, managed_service):
+    """A sentence with the fix when ALTER SYSTEM cannot succeed for this login, else None."""
+    wanted = ', '.join(names)
+    if managed_service and not facts['superuser']:
+        service, fix = managed_service
+        return ('This looks like %s, where ALTER SYSTEM is not allowed, so %s cannot be changed here. Fix: %s.'
+                % (service, wanted, fix))
+    if facts['allow_alter_system'] == 'off':
+        return ('ALTER SYSTEM is disabled on this server (allow_alter_system = off). Fix: set %s in postgresql.conf '
+                '(or turn allow_alter_system on there), reload, and restart PostgreSQL.' % wanted)
+    if not facts['superuser'] and not facts['alter_system_granted']:
+        return ('Role %s may not change %s: it is not a superuser and has no ALTER SYSTEM privilege on it. '
+                'Fix: run as a superuser, or on PostgreSQL 15 and newer run '
+                '"GRANT ALTER SYSTEM ON PARAMETER %s TO %s" as a superuser.'
+                % (login_user, wanted, wanted, login_user))
+    return None

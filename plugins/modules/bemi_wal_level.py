@@ -1,0 +1,250 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bemi_wal_level
+short_description: Set C(wal_level = logical) for change data capture
+version_added: 0.1.0
+description:
+  - Ensures that the next start of a PostgreSQL server runs with C(wal_level = logical),
+    which logical replication and so Bemi's change data capture need.
+  - Compares against the B(configured) value (what the next start will use, read from
+    C(pg_file_settings)), not only the running one. A second run before the restart is
+    therefore C(changed=false) and still reports RV(restart_required=true).
+  - Changes are made with C(ALTER SYSTEM), which writes C(postgresql.auto.conf), followed by
+    C(pg_reload_conf()). A value given in C(postgresql.conf) is reported in a warning, never edited.
+  - The module never restarts PostgreSQL. It reports RV(restart_required); the
+    P(bemi.postgresql.tracking#role) role restarts when that is true.
+author:
+  - bemi.postgresql contributors
+extends_documentation_fragment:
+  - bemi.postgresql.connection
+  - bemi.postgresql.attributes
+options:
+  state:
+    description:
+      - V(present) ensures C(wal_level = logical) (and the minimums below).
+      - V(absent) runs C(ALTER SYSTEM RESET wal_level), so the value from C(postgresql.conf)
+        or the built-in default (V(replica)) applies after the next restart. It changes nothing
+        when C(postgresql.auto.conf) does not set C(wal_level).
+    type: str
+    choices: [present, absent]
+    default: present
+  min_replication_slots:
+    description:
+      - Raise C(max_replication_slots) to this value when it is configured lower. Never lowers it.
+      - Only with O(state=present).
+    type: int
+  min_wal_senders:
+    description:
+      - Raise C(max_wal_senders) to this value when it is configured lower. Never lowers it.
+      - Only with O(state=present).
+    type: int
+notes:
+  - Needs a superuser, or on PostgreSQL 15 and newer a role granted
+    C(ALTER SYSTEM ON PARAMETER wal_level) (and on the other parameters it changes).
+  - Fails with the setting to use instead on managed services (Amazon RDS and Aurora, Cloud SQL, Azure),
+    where C(ALTER SYSTEM) is not allowed.
+  - With C(allow_alter_system = off) (PostgreSQL 17 and newer) it fails with the fix.
+  - C(wal_level), C(max_replication_slots) and C(max_wal_senders) only change at a restart.
+seealso:
+  - name: wal_level
+    description: The PostgreSQL documentation of the setting.
+    link: https://www.postgresql.org/docs/current/runtime-config-wal.html#GUC-WAL-LEVEL
+  - name: ALTER SYSTEM
+    description: How ALTER SYSTEM and postgresql.auto.conf work.
+    link: https://www.postgresql.org/docs/current/sql-altersystem.html
+"""
+
+EXAMPLES = r"""
+- name: Ensure wal_level = logical (restart later if needed)
+  bemi.postgresql.bemi_wal_level:
+    login_unix_socket: /var/run/postgresql
+  become: true
+  become_user: postgres
+  register: wal
+
+- name: Tell that a restart is pending
+  ansible.builtin.debug:
+    msg: "PostgreSQL must be restarted for wal_level={{ wal.wal_level.configured }} to apply"
+  when: wal.restart_required
+
+- name: Leave room for Bemi's slot and WAL sender
+  bemi.postgresql.bemi_wal_level:
+    login_host: db1.example.com
+    login_user: admin
+    login_password: "{{ vault_admin_password }}"
+    min_replication_slots: 10
+    min_wal_senders: 10
+
+- name: Stop forcing wal_level (takes effect at the next restart)
+  bemi.postgresql.bemi_wal_level:
+    state: absent
+"""
+
+RETURN = r"""
+queries:
+  description: The statements that were run, or in check mode would be run.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ALTER SYSTEM SET wal_level = 'logical'", "SELECT pg_reload_conf()"]
+restart_required:
+  description:
+    - Whether the server must be restarted for the configured C(wal_level) (and any minimum
+      given) to take effect. True on every run until that restart, whether or not this run changed anything.
+  returned: always
+  type: bool
+  sample: true
+wal_level:
+  description: The C(wal_level) now running, and the one configured for the next start.
+  returned: always
+  type: dict
+  contains:
+    running:
+      description: The value in force now.
+      type: str
+      sample: replica
+    configured:
+      description: The value the next start will use; null when the configuration files cannot be read by O(login_user).
+      type: str
+      sample: logical
+  sample: {running: replica, configured: logical}
+max_replication_slots:
+  description: C(max_replication_slots), running and configured.
+  returned: always
+  type: dict
+  sample: {running: 10, configured: 10}
+max_wal_senders:
+  description: C(max_wal_senders), running and configured.
+  returned: always
+  type: dict
+  sample: {running: 10, configured: 10}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    connect,
+    connection_argument_spec,
+    error_text,
+    psycopg2,
+    query_one,
+    sql,
+)
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, PlanError, diff
+from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import (
+    detect_managed_service,
+    read_settings,
+    restart_pending,
+)
+from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
+    REPORTED,
+    alter_privilege_problem,
+    plan_settings,
+    predicted_configured,
+    privileges_query,
+)
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        min_replication_slots=dict(type='int'),
+        min_wal_senders=dict(type='int'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    minimums = {
+        'max_replication_slots': module.params['min_replication_slots'],
+        'max_wal_senders': module.params['min_wal_senders'],
+    }
+    minimums = dict((name, value) for name, value in minimums.items() if value is not None)
+    if module.params['state'] == 'absent' and minimums:
+        module.fail_json(msg='min_replication_slots and min_wal_senders only go with state=present.')
+    if any(value < 1 for value in minimums.values()):
+        module.fail_json(msg='min_replication_slots and min_wal_senders must be at least 1.')
+
+    conn = connect(module)
+    try:
+        run(module, conn, minimums)
+    except PlanError as exc:
+        module.fail_json(msg='Could not change the settings: %s' % exc.message, queries=exc.executed)
+    except psycopg2.Error as exc:
+        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
+    finally:
+        conn.close()
+
+
+def run(module, conn, minimums):
+    managed = ['wal_level'] + sorted(minimums)
+    settings = read_settings(conn, REPORTED)
+    changes = plan_settings(module.params['state'], minimums, settings)
+
+    if not settings['wal_level'].file_readable:
+        module.warn('%s cannot read pg_file_settings, so the configured values are taken from the running ones '
+                    'and changes cannot be predicted exactly. Fix: run as a superuser, or '
+                    'GRANT EXECUTE ON FUNCTION pg_show_all_file_settings() to this role.'
+                    % module.params['login_user'])
+    if changes:
+        refuse_unless_allowed(module, conn, changes, settings)
+    warn_about_other_sources(module, changes, settings)
+
+    plan = Plan()
+    for name, value in changes:
+        if value is None:
+            plan.add(sql.SQL('ALTER SYSTEM RESET {}').format(sql.SQL(name)))
+        else:
+            plan.add(sql.SQL('ALTER SYSTEM SET {} = {}').format(sql.SQL(name), sql.Literal(value)))
+    if plan:
+        plan.add(sql.SQL('SELECT pg_reload_conf()'))
+    applied = plan.apply(conn, module.check_mode)
+
+    before = dict((name, settings[name].configured) for name in managed)
+    if module.check_mode:
+        after = predicted_configured(changes, settings)
+    else:
+        settings = read_settings(conn, REPORTED)
+        after = dict((name, settings[name].configured) for name in REPORTED)
+    report = dict((name, {'running': settings[name].running, 'configured': after.get(name, settings[name].configured)})
+                  for name in REPORTED)
+    pending = restart_pending(report, settings, managed)
+
+    result = dict(changed=applied.changed, queries=applied.queries, restart_required=pending, **report)
+    result_diff = diff(module, before, dict((name, after.get(name)) for name in managed))
+    if result_diff is not None:
+        result['diff'] = result_diff
+    module.exit_json(**result)
+
+
+def refuse_unless_allowed(module, conn, changes, settings):
+    """Fail, with the fix, when this login cannot run ALTER SYSTEM here (check mode included)."""
+    names = [name for name, dummy in changes]
+    statement, args = privileges_query(conn.server_version, names)
+    facts = query_one(conn, statement, args)
+    if settings['wal_level'].source == 'command line' and 'wal_level' in names:
+        module.fail_json(msg='wal_level is given on the postgres command line (-c wal_level=...), which overrides '
+                             'postgresql.auto.conf. Fix: change the start options of the service instead.')
+    problem = alter_privilege_problem(facts, names, module.params['login_user'],
+                                      detect_managed_service(facts['provider_settings'] or [],
+                                                             facts['provider_roles'] or []))
+    if problem:
+        module.fail_json(msg=problem, queries=[])
+
+
+def warn_about_other_sources(module, changes, settings):
+    for name, value in changes:
+        if value is None:
+            continue
+        file_value, sourcefile, sourceline = settings[name].configured_without_auto_conf()
+        if sourcefile and file_value != value:
+            module.warn('%s is set to %s in %s line %s. ALTER SYSTEM overrides it from postgresql.auto.conf; '
+                        'this module does not edit that file, so consider making the two agree.'
+                        % (name, file_value, sourcefile, sourceline))
+
+
+if __name__ == '__main__':
+    main()

