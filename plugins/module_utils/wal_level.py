@@ -44,6 +44,7 @@ def privileges_query(server_version, names):
         "SELECT r.rolsuper AS superuser, "
         "(" + privilege + ") AS alter_system_granted, "
         "current_setting('allow_alter_system', true) AS allow_alter_system, "
+        "has_function_privilege('pg_reload_conf()', 'EXECUTE') AS can_reload, "
         "(SELECT array_agg(name::text) FROM pg_settings "
         " WHERE name ~ '^(rds|cloudsql|azure|supabase|neon)[.]') AS provider_settings, "
         "(SELECT array_agg(rolname::text) FROM pg_roles WHERE rolname IN "

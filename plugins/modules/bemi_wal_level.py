@@ -187,10 +187,11 @@ def run(module, conn, minimums):
     if not settings['wal_level'].file_readable:
         module.warn('%s cannot read pg_file_settings, so the configured values are taken from the running ones '
                     'and changes cannot be predicted exactly. Fix: run as a superuser, or '
-                    'GRANT EXECUTE ON FUNCTION pg_show_all_file_settings() to this role.'
+                    'GRANT SELECT ON pg_file_settings and EXECUTE ON FUNCTION pg_show_all_file_settings() to this role.'
                     % module.params['login_user'])
+    can_reload = True
     if changes:
-        refuse_unless_allowed(module, conn, changes, settings)
+        can_reload = refuse_unless_allowed(module, conn, changes, settings)
     warn_about_other_sources(module, changes, settings)
 
     plan = Plan()
@@ -199,8 +200,13 @@ def run(module, conn, minimums):
             plan.add(sql.SQL('ALTER SYSTEM RESET {}').format(sql.SQL(name)))
         else:
             plan.add(sql.SQL('ALTER SYSTEM SET {} = {}').format(sql.SQL(name), sql.Literal(value)))
-    if plan:
+    # The reload only refreshes pg_settings.pending_restart (these settings wait
+    # for a restart anyway), so a role that may not reload can skip it.
+    if plan and can_reload:
         plan.add(sql.SQL('SELECT pg_reload_conf()'))
+    elif plan:
+        module.warn('%s may not run pg_reload_conf(), so pg_settings.pending_restart stays false until the next '
+                    'reload; the restart is still required.' % module.params['login_user'])
     applied = plan.apply(conn, module.check_mode)
 
     before = dict((name, settings[name].configured) for name in managed)
@@ -221,7 +227,10 @@ def run(module, conn, minimums):
 
 
 def refuse_unless_allowed(module, conn, changes, settings):
-    """Fail, with the fix, when this login cannot run ALTER SYSTEM here (check mode included)."""
+    """Fail, with the fix, when this login cannot run ALTER SYSTEM here (check mode included).
+
+    Returns whether it may also reload the configuration.
+    """
     names = [name for name, dummy in changes]
     statement, args = privileges_query(conn.server_version, names)
     facts = query_one(conn, statement, args)
@@ -233,6 +242,7 @@ def refuse_unless_allowed(module, conn, changes, settings):
                                                              facts['provider_roles'] or []))
     if problem:
         module.fail_json(msg=problem, queries=[])
+    return facts['can_reload']
 
 
 def warn_about_other_sources(module, changes, settings):

@@ -1,0 +1,192 @@
+"""bemi_wal_level against real servers of every major.
+
+Each test gets a server of its own (these tests change server-wide settings and
+restart it), so the shared server of the other tests is never disturbed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_run import run_module
+
+SET_LOGICAL = ["ALTER SYSTEM SET wal_level = 'logical'", 'SELECT pg_reload_conf()']
+RESET = ['ALTER SYSTEM RESET wal_level', 'SELECT pg_reload_conf()']
+
+
+def snapshot(cluster):
+    """Everything bemi_wal_level could change: the auto.conf file and what the server reads from files."""
+    return {
+        'auto_conf': cluster.read_file('postgresql.auto.conf'),
+        'file_settings': cluster.query('SELECT name, setting, sourceline FROM pg_file_settings ORDER BY seqno'),
+        'pending': cluster.query('SELECT name FROM pg_settings WHERE pending_restart ORDER BY name'),
+    }
+
+
+def check_then_apply(cluster, args):
+    """Run in check mode (asserting nothing changed), then for real; both must agree."""
+    before = snapshot(cluster)
+    predicted = run_module('bemi_wal_level', args, check=True)
+    assert not predicted.failed, predicted
+    assert snapshot(cluster) == before, 'check mode changed the server'
+    real = run_module('bemi_wal_level', args)
+    assert not real.failed, real
+    for key in ('changed', 'queries', 'diff', 'restart_required', 'wal_level'):
+        assert predicted[key] == real[key], key
+    return real
+
+
+def assert_unchanged_run(cluster, args, restart_required):
+    for check in (True, False):
+        again = run_module('bemi_wal_level', args, check=check)
+        assert not again.failed, again
+        assert again['changed'] is False
+        assert again['queries'] == []
+        assert again['restart_required'] is restart_required
+
+
+@pytest.fixture
+def server(pool, major):
+    cluster = pool.fresh(major, 'wal')
+    yield cluster
+    pool.clusters.pop((major, 'wal')).destroy()
+
+
+def test_replica_to_logical_and_back(server):
+    args = server.connection_args()
+    assert server.scalar("SELECT current_setting('wal_level')") == 'replica'
+
+    first = check_then_apply(server, args)
+    assert first['changed'] is True
+    assert first['queries'] == SET_LOGICAL
+    assert first['diff'] == {'before': {'wal_level': 'replica'}, 'after': {'wal_level': 'logical'}}
+    assert first['restart_required'] is True
+    assert first['wal_level'] == {'running': 'replica', 'configured': 'logical'}
+    assert "wal_level = 'logical'" in server.read_file('postgresql.auto.conf')
+    assert "ALTER SYSTEM SET wal_level = 'logical'" in server.log_text()
+
+    # Before the restart: nothing to do, and still pending.
+    assert_unchanged_run(server, args, restart_required=True)
+
+    server.restart()
+    assert server.scalar("SELECT current_setting('wal_level')") == 'logical'
+    assert_unchanged_run(server, args, restart_required=False)
+
+    # Minimums are raised, never lowered.
+    raised = check_then_apply(server, dict(args, min_replication_slots=25, min_wal_senders=5))
+    assert raised['queries'] == ['ALTER SYSTEM SET max_replication_slots = 25', 'SELECT pg_reload_conf()']
+    assert raised['diff'] == {
+        'before': {'wal_level': 'logical', 'max_replication_slots': 10, 'max_wal_senders': 10},
+        'after': {'wal_level': 'logical', 'max_replication_slots': 25, 'max_wal_senders': 10},
+    }
+    assert raised['restart_required'] is True
+    assert raised['max_replication_slots'] == {'running': 10, 'configured': 25}
+    assert_unchanged_run(server, dict(args, min_replication_slots=20), restart_required=True)
+    server.restart()
+    assert server.scalar("SELECT current_setting('max_replication_slots')") == '25'
+
+    # absent: RESET, which brings back the default at the next start.
+    reset = check_then_apply(server, dict(args, state='absent'))
+    assert reset['queries'] == RESET
+    assert reset['diff'] == {'before': {'wal_level': 'logical'}, 'after': {'wal_level': 'replica'}}
+    assert reset['restart_required'] is True
+    assert 'wal_level' not in server.read_file('postgresql.auto.conf')
+    assert_unchanged_run(server, dict(args, state='absent'), restart_required=True)
+    server.restart()
+    assert server.scalar("SELECT current_setting('wal_level')") == 'replica'
+    assert_unchanged_run(server, dict(args, state='absent'), restart_required=False)
+
+
+def test_value_from_postgresql_conf_is_reported_not_edited(server):
+    args = server.connection_args()
+    server.append_conf({'wal_level': 'logical'})
+    conf_before = server.read_file('postgresql.conf')
+    # Configured in postgresql.conf, not yet running: nothing to change, restart pending.
+    assert_unchanged_run(server, args, restart_required=True)
+    # absent does not touch postgresql.conf: there is nothing in auto.conf to reset.
+    assert_unchanged_run(server, dict(args, state='absent'), restart_required=True)
+
+    server.append_conf({'wal_level': 'replica'})
+    result = check_then_apply(server, args)
+    assert result['queries'] == SET_LOGICAL
+    assert any('postgresql.conf' in warning and 'wal_level is set to replica' in warning
+               for warning in result.get('warnings', [])), result.get('warnings')
+    assert server.read_file('postgresql.conf') == conf_before + "wal_level = replica\n"
+
+
+def test_non_superuser_is_refused_with_the_fix(server, major):
+    server.query("CREATE ROLE ops LOGIN PASSWORD 'ops-pw'")
+    args = dict(server.connection_args(), login_user='ops', login_password='ops-pw',
+                login_host='127.0.0.1', login_db='postgres')
+    before = snapshot(server)
+    for check in (True, False):
+        result = run_module('bemi_wal_level', args, check=check)
+        assert result.failed
+        assert 'is not a superuser and has no ALTER SYSTEM privilege' in result['msg']
+        assert 'GRANT ALTER SYSTEM ON PARAMETER wal_level TO ops' in result['msg']
+        assert 'Traceback' not in result.stdout + result.stderr
+    assert snapshot(server) == before
+
+    if major < 15:
+        return
+    # PostgreSQL 15+: the parameter privilege is enough, and with the file
+    # settings readable the module is exactly idempotent for that role too.
+    server.query('GRANT ALTER SYSTEM ON PARAMETER wal_level TO ops')
+    server.query('GRANT SELECT ON pg_file_settings TO ops')
+    server.query('GRANT EXECUTE ON FUNCTION pg_show_all_file_settings() TO ops')
+    granted = check_then_apply(server, args)
+    assert granted['queries'] == ["ALTER SYSTEM SET wal_level = 'logical'"]
+    assert any('may not run pg_reload_conf()' in warning for warning in granted['warnings'])
+    assert_unchanged_run(server, args, restart_required=True)
+
+
+@pytest.mark.min_major(17)
+def test_allow_alter_system_off(server):
+    server.append_conf({'allow_alter_system': 'off'})
+    server.reload()
+    server.wait_ready()
+    before = snapshot(server)
+    result = run_module('bemi_wal_level', server.connection_args(), check=True)
+    assert result.failed
+    assert 'allow_alter_system = off' in result['msg']
+    assert 'set wal_level in postgresql.conf' in result['msg']
+    assert snapshot(server) == before
+
+
+def test_connection_errors_are_clear(server):
+    args = server.connection_args()
+    cases = [
+        (dict(args, login_port=1), 'server unreachable'),
+        (dict(args, login_db='no_such_db'), 'unknown database'),
+        (dict(args, login_host='127.0.0.1', login_user='nobody_here', login_password='x'),
+         'authentication failed'),
+    ]
+    for case_args, expected in cases:
+        result = run_module('bemi_wal_level', case_args)
+        assert result.failed
+        assert expected in result['msg'], result['msg']
+        assert result['msg'].startswith('Could not connect to PostgreSQL')
+        assert 'Traceback' not in result.stdout + result.stderr
+        assert 'x' != result['invocation']['module_args'].get('login_password')
+
+
+def test_missing_psycopg2_is_a_clear_error(server, major, tmp_path):
+    if major != 15:
+        pytest.skip('independent of the server: checked once, on 15')
+    import subprocess
+    import sys
+    # A bare virtualenv: ansible-core's module runtime works, psycopg2 is absent.
+    bare = tmp_path / 'bare'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(bare)], check=True)
+    result = run_module('bemi_wal_level', server.connection_args(), python=str(bare / 'bin' / 'python'))
+    assert result.failed
+    assert 'psycopg2' in result['msg']
+    assert 'Traceback' not in result.get('msg', '')
+
+
+def test_options_rejected_before_connecting(pool, major):
+    if major != 15:
+        pytest.skip('no server involved: checked once, on 15')
+    result = run_module('bemi_wal_level', {'login_port': 1, 'state': 'absent', 'min_wal_senders': 5})
+    assert result.failed
+    assert result['msg'] == 'min_replication_slots and min_wal_senders only go with state=present.'
