@@ -10,13 +10,15 @@ export PG_VERSIONS
 # Two workers: the machine has two cores; tests of one major stay on one worker.
 PYTEST_WORKERS ?= 2
 COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
+# ansible-test keeps its venvs and its pip bootstrap under $HOME: keep ours in the tree.
+TEST_HOME := $(CURDIR)/.cache/home
 
-.PHONY: help venv pg test lint sanity units integration build-check clean
+.PHONY: help venv pg test lint docs-lint sanity units integration build-check clean
 
 help:
 	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
-	@echo "make lint | sanity | units | build-check"
+	@echo "make lint | docs-lint | sanity | units | build-check"
 
 $(BIN)/ansible: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +31,7 @@ venv: $(BIN)/ansible
 pg: venv
 	$(BIN)/python scripts/pgserver.py install $(PG_VERSIONS)
 
-test: lint sanity units integration build-check
+test: lint docs-lint sanity units integration build-check
 	@echo "make test: all passed"
 
 lint: venv
@@ -44,12 +46,16 @@ $(COLLECTION_COPY): FORCE
 FORCE:
 
 sanity: venv $(COLLECTION_COPY)
-	scripts/offline-get-pip.sh $(BIN)/python
-	cd $(COLLECTION_COPY) && PATH=$(CURDIR)/$(BIN):$$PATH \
+	HOME=$(TEST_HOME) scripts/offline-get-pip.sh $(BIN)/python
+	cd $(COLLECTION_COPY) && HOME=$(TEST_HOME) PATH=$(CURDIR)/$(BIN):$$PATH \
 	  $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --color no
 
-units: venv $(COLLECTION_COPY)
+docs-lint: venv $(COLLECTION_COPY)
 	cd $(COLLECTION_COPY) && PATH=$(CURDIR)/$(BIN):$$PATH \
+	  $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+units: venv $(COLLECTION_COPY)
+	cd $(COLLECTION_COPY) && HOME=$(TEST_HOME) PATH=$(CURDIR)/$(BIN):$$PATH \
 	  $(CURDIR)/$(BIN)/ansible-test units --local --python 3.11 --color no
 
 integration: pg

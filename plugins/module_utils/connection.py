@@ -14,7 +14,7 @@ try:
     import psycopg2
     import psycopg2.errorcodes
     import psycopg2.extras
-    from psycopg2 import sql  # noqa: F401  (re-exported for the modules)
+    from psycopg2 import sql  # noqa: F401  pylint: disable=unused-import  (re-exported for the modules)
 except ImportError:
     psycopg2 = None
     sql = None

@@ -17,9 +17,9 @@ description:
   - Changes are made with C(ALTER SYSTEM), which writes C(postgresql.auto.conf), followed by
     C(pg_reload_conf()). A value given in C(postgresql.conf) is reported in a warning, never edited.
   - The module never restarts PostgreSQL. It reports RV(restart_required); the
-    P(bemi.postgresql.tracking#role) role restarts when that is true.
+    C(bemi.postgresql.tracking) role restarts when that is true.
 author:
-  - bemi.postgresql contributors
+  - Bemi (@BemiHQ)
 extends_documentation_fragment:
   - bemi.postgresql.connection
   - bemi.postgresql.attributes

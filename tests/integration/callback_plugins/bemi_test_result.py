@@ -11,7 +11,7 @@ description:
   - Test-only callback of bemi.postgresql. It appends one JSON object per task result,
     as the module returned it (diff included), to the file named by E(BEMI_TEST_RESULT_FILE).
 author:
-  - bemi.postgresql contributors
+  - Bemi (@BemiHQ)
 """
 
 import json

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import Setting
+from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
+    alter_privilege_problem,
+    plan_settings,
+    predicted_configured,
+    privileges_query,
+)
+
+AUTO = '/data/postgresql.auto.conf'
+
+
+def setting(name, configured, running=None, auto=False, readable=True, boot='replica'):
+    rows = [{'setting': configured, 'sourcefile': AUTO, 'sourceline': 3}] if auto else []
+    return Setting(name, running if running is not None else configured, configured, boot, 'default', False,
+                   rows, readable)
+
+
+def current(wal='replica', slots='10', senders='10', auto=False, readable=True):
+    return {
+        'wal_level': setting('wal_level', wal, auto=auto, readable=readable),
+        'max_replication_slots': setting('max_replication_slots', slots, boot='10'),
+        'max_wal_senders': setting('max_wal_senders', senders, boot='10'),
+    }
+
+
+def test_present_sets_logical_once():
+    assert plan_settings('present', {}, current()) == [('wal_level', 'logical')]
+    assert plan_settings('present', {}, current(wal='logical')) == []
+
+
+def test_minimums_only_raise():
+    minimums = {'max_wal_senders': 20, 'max_replication_slots': 5}
+    assert plan_settings('present', minimums, current(wal='logical')) == [('max_wal_senders', 20)]
+
+
+def test_absent_resets_only_what_auto_conf_sets():
+    assert plan_settings('absent', {}, current(wal='logical', auto=True)) == [('wal_level', None)]
+    assert plan_settings('absent', {}, current(wal='logical')) == []
+    # Files unreadable: RESET is harmless, so it is planned.
+    assert plan_settings('absent', {}, current(wal='logical', readable=False)) == [('wal_level', None)]
+
+
+def test_prediction_for_check_mode():
+    settings = current(wal='logical', auto=True)
+    assert predicted_configured([('wal_level', None)], settings)['wal_level'] == 'replica'
+    assert predicted_configured([('max_wal_senders', 20)], current())['max_wal_senders'] == 20
+
+
+def test_privileges_query_passes_names_as_parameters():
+    statement, args = privileges_query(160000, ['wal_level'])
+    assert 'has_parameter_privilege' in statement and args == (['wal_level'],)
+    statement, args = privileges_query(140000, ['wal_level'])
+    assert 'has_parameter_privilege' not in statement and args == ()
+
+
+def facts(superuser=False, granted=False, allow='on'):
+    return {'superuser': superuser, 'alter_system_granted': granted, 'allow_alter_system': allow}
+
+
+def test_privilege_problems_name_the_fix():
+    assert alter_privilege_problem(facts(superuser=True), ['wal_level'], 'postgres', None) is None
+    assert alter_privilege_problem(facts(granted=True), ['wal_level'], 'ops', None) is None
+    message = alter_privilege_problem(facts(), ['wal_level'], 'ops', None)
+    assert 'GRANT ALTER SYSTEM ON PARAMETER wal_level TO ops' in message
+    assert 'allow_alter_system = off' in alter_privilege_problem(facts(superuser=True, allow='off'), ['wal_level'], 'x', None)
+    managed = alter_privilege_problem(facts(), ['wal_level'], 'x', ('Amazon RDS / Aurora', 'set rds.logical_replication = 1'))
+    assert 'Amazon RDS' in managed and 'rds.logical_replication' in managed
