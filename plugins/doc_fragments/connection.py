@@ -71,7 +71,7 @@ options:
   connect_params:
     description:
       - Further libpq connection parameters, passed last, so they override the options above.
-      - For example V({application_name: deploy, options: "-c statement_timeout=30s"}).
+      - 'For example V({application_name: deploy, options: "-c statement_timeout=30s"}).'
     type: dict
     default: {}
 notes:
