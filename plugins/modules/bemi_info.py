@@ -58,14 +58,14 @@ options:
 notes:
   - A member of C(pg_monitor) sees everything it needs except the configuration files, for which it reports
     the running values (the configured ones are null while a restart is pending).
-  - Problems found: C(wal_level) not logical or a restart pending; no free replication slot or WAL sender;
-    the publication missing, not publishing INSERT/UPDATE/DELETE, or not covering a table of O(schemas);
+  - The problems it finds are C(wal_level) not logical or a restart pending; no free replication slot or WAL sender;
+    the publication missing, not publishing INSERT, UPDATE or DELETE, or not covering a table of O(schemas);
     a published table without C(REPLICA IDENTITY FULL), or with no primary key and no replica identity
     (its UPDATE and DELETE fail); the event trigger missing, disabled, outdated (such as Bemi's manual version)
     or not covering O(schemas); the role missing, without LOGIN, without REPLICATION (or C(rds_replication)),
     or unable to SELECT a published table; O(slot) in another database; a slot whose WAL was lost;
     an inactive logical slot (or O(slot)) retaining more than O(max_retained_wal); any inactive slot while
-    C(max_slot_wal_keep_size = -1).
+    C(max_slot_wal_keep_size) is V(-1).
 seealso:
   - name: Logical replication restrictions
     description: Why published tables need a replica identity for UPDATE and DELETE.
