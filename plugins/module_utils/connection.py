@@ -14,7 +14,8 @@ try:
     import psycopg2
     import psycopg2.errorcodes
     import psycopg2.extras
-    from psycopg2 import sql  # noqa: F401  pylint: disable=unused-import  (re-exported for the modules)
+    # Re-exported, so that modules get None rather than an ImportError without psycopg2.
+    from psycopg2 import sql  # noqa: F401  pylint: disable=unused-import
 except ImportError:
     psycopg2 = None
     sql = None
