@@ -264,8 +264,8 @@ def build_statements(name, actions):
             statements.append(_create(action[1]))
         elif kind in ('add', 'remove', 'set'):
             verb = {'add': 'ADD', 'remove': 'DROP', 'set': 'SET'}[kind]
-            statements.append(sql.SQL('ALTER PUBLICATION {} {} {}').format(ident, sql.SQL(verb),
-                                                                            _objects(action[1], action[2])))
+            statements.append(sql.SQL('ALTER PUBLICATION {} {} {}').format(
+                ident, sql.SQL(verb), _objects(action[1], action[2])))
         elif kind == 'options':
             statements.append(sql.SQL('ALTER PUBLICATION {} SET ({})').format(ident, _with(action[1])))
         else:

@@ -22,7 +22,7 @@ description:
     foreign table and the like fail the task with their names, and nothing is changed.
   - The plan is computed from the catalogs, so check mode runs nothing that changes anything.
 author:
-  - bemi.postgresql contributors
+  - Bemi (@BemiHQ)
 extends_documentation_fragment:
   - bemi.postgresql.connection
   - bemi.postgresql.attributes
