@@ -98,6 +98,7 @@ CREATE SCHEMA "we ird";
 CREATE TABLE "we ird"."Mixed Case" (id int PRIMARY KEY);
 CREATE TABLE "a""b" (id int PRIMARY KEY);
 CREATE TABLE "semi;colon" (id int PRIMARY KEY);
+CREATE TABLE "Ünïcode" (id int PRIMARY KEY);
 CREATE SCHEMA s2;
 CREATE TABLE s2.other (id int PRIMARY KEY);
 CREATE TABLE measurements (at date NOT NULL, v int) PARTITION BY RANGE (at);
@@ -116,17 +117,18 @@ def test_transitions(server, major):
         assert published(server, db) == (True, [], [])
 
         # all -> list: hostile and mixed-case names, a non-public schema, a partitioned table
-        tables = ['t1', '"we ird"."Mixed Case"', 'public."a""b"', 'S2.Other', 'measurements']
-        listed = ['"we ird"."Mixed Case"', 'public."a""b"', 'public.measurements', 'public.t1', 's2.other']
+        tables = ['t1', '"we ird"."Mixed Case"', 'public."a""b"', 'S2.Other', 'measurements', '"Ünïcode"']
+        listed = ['"we ird"."Mixed Case"', 'public."a""b"', 'public."Ünïcode"', 'public.measurements', 'public.t1',
+                  's2.other']
         result = converge(server, db, {'tables': tables}, [
             'DROP PUBLICATION "bemi"',
             # sorted by (schema, table), whatever the order given
             'CREATE PUBLICATION "bemi" FOR TABLE ONLY "public"."a""b", ONLY "public"."measurements", ONLY "public"."t1", '
-            'ONLY "s2"."other", ONLY "we ird"."Mixed Case" WITH (%s)' % ALL_OPS,
+            'ONLY "public"."Ünïcode", ONLY "s2"."other", ONLY "we ird"."Mixed Case" WITH (%s)' % ALL_OPS,
         ])
         assert result['publication'] == report(tables=listed)
         assert published(server, db) == (False, sorted(['"we ird"."Mixed Case"', '"a""b"', 'measurements', 't1',
-                                                        's2.other']), [])
+                                                        's2.other', '"Ünïcode"']), [])
 
         # append: start tracking one more table (the one with a ';' in its name)
         listed.insert(2, 'public."semi;colon"')
