@@ -1,0 +1,273 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Planning for bemi_publication: read the publication, resolve the wanted tables, plan the change.
+
+Two catalog reads at most (the publication with its tables and schemas, then every
+requested table and schema at once), whatever the number of tables. ``plan_publication``
+is pure: it turns the current and the wanted state into a list of actions, which
+``build_statements`` composes into SQL with psycopg2.sql only.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
+
+try:
+    from psycopg2 import sql
+except ImportError:  # connection.connect() reports the missing library
+    sql = None
+
+OPERATIONS = ('insert', 'update', 'delete', 'truncate')
+SYSTEM_SCHEMAS = ('pg_catalog', 'information_schema', 'pg_toast')
+RELKINDS = {
+    'v': 'a view',
+    'm': 'a materialized view',
+    'f': 'a foreign table',
+    'S': 'a sequence',
+    'i': 'an index',
+    'I': 'a partitioned index',
+    'c': 'a composite type',
+    't': 'a TOAST table',
+}
+
+_SCHEMAS_15 = (
+    "(SELECT coalesce(json_agg(json_build_array(n.nspname)), '[]'::json) "
+    " FROM pg_publication_namespace pn JOIN pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = p.oid)"
+)
+_SCHEMAS_OLD = "'[]'::json"
+
+_STATE_QUERY = (
+    "SELECT r.rolsuper AS superuser, "
+    "(SELECT coalesce(array_agg(s.slot_name::text ORDER BY s.slot_name), '{}') FROM pg_replication_slots s "
+    " WHERE s.slot_type = 'logical' AND s.plugin = 'pgoutput' AND s.database = current_database()) AS slots, "
+    "p.oid IS NOT NULL AS found, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot, "
+    "(SELECT coalesce(json_agg(json_build_array(n.nspname, c.relname)), '[]'::json) "
+    " FROM pg_publication_rel pr JOIN pg_class c ON c.oid = pr.prrelid "
+    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pr.prpubid = p.oid) AS tables, "
+    "%s AS schemas "
+    "FROM pg_roles r LEFT JOIN pg_publication p ON p.pubname = %%s "
+    "WHERE r.rolname = current_user"
+)
+
+# One round trip for every requested table and schema; ordinality keeps the user's order for messages.
+RESOLVE_QUERY = (
+    "SELECT "
+    "(SELECT coalesce(json_agg(json_build_array(w.nsp, w.rel, c.relkind, c.relpersistence) ORDER BY w.ord), "
+    "  '[]'::json) "
+    " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w(nsp, rel, ord) "
+    " LEFT JOIN pg_namespace n ON n.nspname = w.nsp "
+    " LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.rel) AS tables, "
+    "(SELECT coalesce(json_agg(n.nspname), '[]'::json) FROM pg_namespace n "
+    " WHERE n.nspname = ANY(%s::text[])) AS schemas"
+)
+
+
+class Publication(object):
+    """What a publication publishes: all tables, or explicit tables and (15+) schemas."""
+
+    def __init__(self, name, all_tables=False, tables=(), schemas=(), operations=OPERATIONS, via_root=False):
+        self.name = name
+        self.all_tables = bool(all_tables)
+        self.tables = frozenset(tuple(pair) for pair in tables)
+        self.schemas = frozenset(schemas)
+        self.operations = tuple(op for op in OPERATIONS if op in operations)
+        self.via_root = bool(via_root)
+
+    def replace(self, **changes):
+        values = dict(name=self.name, all_tables=self.all_tables, tables=self.tables, schemas=self.schemas,
+                      operations=self.operations, via_root=self.via_root)
+        values.update(changes)
+        return Publication(**values)
+
+    def report(self):
+        """The ``publication`` return value (and diff side)."""
+        return {
+            'name': self.name,
+            'all_tables': self.all_tables,
+            'tables': sorted(display_table(schema, table) for schema, table in self.tables),
+            'schemas': sorted(quote_ident(schema) for schema in self.schemas),
+            'operations': list(self.operations),
+            'publish_via_partition_root': self.via_root,
+        }
+
+    def __eq__(self, other):
+        return isinstance(other, Publication) and self.report() == other.report()
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+
+def state_query(server_version):
+    """(statement, wants name arg): the publication, its tables and schemas, plus superuser and slots."""
+    return _STATE_QUERY % (_SCHEMAS_15 if server_version >= 150000 else _SCHEMAS_OLD)
+
+
+def current_from_row(name, row):
+    """A Publication from the state query's row, or None when it does not exist."""
+    if not row or not row['found']:
+        return None
+    operations = [op for op, flag in zip(OPERATIONS, (row['pubinsert'], row['pubupdate'], row['pubdelete'],
+                                                      row['pubtruncate'])) if flag]
+    return Publication(name, row['puballtables'], [tuple(pair) for pair in row['tables']],
+                       [entry[0] for entry in row['schemas']], operations, row['pubviaroot'])
+
+
+def resolve_args(tables, schemas):
+    return ([schema for schema, dummy in tables], [table for dummy, table in tables], list(schemas))
+
+
+def resolve_problems(tables, schemas, row):
+    """Sentences naming each requested table or schema that cannot be published (empty when all can)."""
+    problems = []
+    for schema, table, relkind, persistence in row['tables'] if row else []:
+        shown = display_table(schema, table)
+        if relkind is None:
+            problems.append('table %s does not exist' % shown)
+        elif schema in SYSTEM_SCHEMAS or schema.startswith('pg_temp'):
+            problems.append('%s is a system table' % shown)
+        elif relkind not in ('r', 'p'):
+            problems.append('%s is %s, not a table' % (shown, RELKINDS.get(relkind, 'not a table (relkind %s)' % relkind)))
+        elif persistence == 't':
+            problems.append('%s is a temporary table' % shown)
+        elif persistence == 'u':
+            problems.append('%s is an unlogged table (its changes are not in the WAL)' % shown)
+    found = set(row['schemas'] if row else [])
+    for schema in schemas:
+        if schema in SYSTEM_SCHEMAS or schema.startswith('pg_temp') or schema.startswith('pg_toast'):
+            problems.append('schema %s is a system schema' % quote_ident(schema))
+        elif schema not in found:
+            problems.append('schema %s does not exist' % quote_ident(schema))
+    return problems
+
+
+def dedupe(items):
+    seen = set()
+    out = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def plan_publication(current, wanted, scope, append):
+    """(actions, target) to go from ``current`` to ``wanted``.
+
+    ``current``: Publication or None. ``wanted``: Publication or None (state=absent).
+    ``scope``: 'all', 'tables' or 'schemas' (what the user asked for).
+    ``append``: only add tables or schemas, never remove any (and never narrow FOR ALL TABLES).
+
+    Actions: ('drop',), ('create', Publication), ('replace', Publication) (DROP and CREATE, which
+    must share a transaction), ('add' | 'remove' | 'set', tables, schemas), ('options', Publication).
+    """
+    if wanted is None:
+        return ([('drop',)] if current is not None else []), None
+    if current is None:
+        return [('create', wanted)], wanted
+
+    options_differ = (current.operations, current.via_root) != (wanted.operations, wanted.via_root)
+    with_options = current.replace(operations=wanted.operations, via_root=wanted.via_root)
+
+    if scope == 'all' or (current.all_tables and not append):
+        if not (current.all_tables and wanted.all_tables):
+            # A FOR ALL TABLES publication cannot be altered into a list (nor back): recreate it.
+            return [('replace', wanted)], wanted
+        return ([('options', wanted)] if options_differ else []), with_options
+
+    if current.all_tables:
+        # append: FOR ALL TABLES already publishes every table and schema asked for.
+        return ([('options', with_options)] if options_differ else []), with_options
+
+    if append:
+        tables = wanted.tables - current.tables
+        # A table of a published schema is published already.
+        tables = frozenset(pair for pair in tables if pair[0] not in current.schemas)
+        schemas = wanted.schemas - current.schemas
+        target = with_options.replace(tables=current.tables | tables, schemas=current.schemas | schemas)
+        actions = [('add', sorted(tables), sorted(schemas))] if tables or schemas else []
+    else:
+        target = with_options.replace(tables=wanted.tables, schemas=wanted.schemas)
+        added = (wanted.tables - current.tables, wanted.schemas - current.schemas)
+        removed = (current.tables - wanted.tables, current.schemas - wanted.schemas)
+        if any(added) and any(removed) and (wanted.tables or wanted.schemas):
+            # SET replaces the whole list in one statement.
+            actions = [('set', sorted(wanted.tables), sorted(wanted.schemas))]
+        else:
+            actions = []
+            if any(removed):
+                actions.append(('remove', sorted(removed[0]), sorted(removed[1])))
+            if any(added):
+                actions.append(('add', sorted(added[0]), sorted(added[1])))
+    if options_differ:
+        actions.append(('options', target))
+    return actions, target
+
+
+def needs_superuser(actions):
+    """What in the plan only a superuser may do (a phrase), or None."""
+    for action in actions:
+        if action[0] in ('create', 'replace') and action[1].all_tables:
+            return 'create a FOR ALL TABLES publication'
+        if action[0] in ('create', 'replace') and action[1].schemas:
+            return 'publish TABLES IN SCHEMA'
+        if action[0] in ('add', 'set') and action[2]:
+            return 'publish TABLES IN SCHEMA'
+    return None
+
+
+def _objects(tables, schemas):
+    """``TABLE ONLY a, ONLY b, TABLES IN SCHEMA x, y``.
+
+    ONLY keeps the list exact: without it, inheritance children would be added as well
+    (partitions of a partitioned table are included by PostgreSQL either way).
+    """
+    parts = []
+    if tables:
+        names = [sql.SQL('ONLY {}').format(sql.Identifier(schema, table)) for schema, table in tables]
+        parts.append(sql.SQL('TABLE {}').format(sql.SQL(', ').join(names)))
+    if schemas:
+        parts.append(sql.SQL('TABLES IN SCHEMA {}').format(sql.SQL(', ').join(sql.Identifier(s) for s in schemas)))
+    return sql.SQL(', ').join(parts)
+
+
+def _with(publication):
+    return sql.SQL('publish = {}, publish_via_partition_root = {}').format(
+        sql.Literal(', '.join(publication.operations)), sql.SQL('true' if publication.via_root else 'false'))
+
+
+def _create(publication):
+    if publication.all_tables:
+        scope = sql.SQL(' FOR ALL TABLES')
+    elif publication.tables or publication.schemas:
+        scope = sql.SQL(' FOR {}').format(_objects(sorted(publication.tables), sorted(publication.schemas)))
+    else:
+        scope = sql.SQL('')
+    return sql.SQL('CREATE PUBLICATION {}{} WITH ({})').format(sql.Identifier(publication.name), scope,
+                                                               _with(publication))
+
+
+def build_statements(name, actions):
+    """The SQL for ``actions``, in order; the caller runs them in one transaction."""
+    ident = sql.Identifier(name)
+    statements = []
+    for action in actions:
+        kind = action[0]
+        if kind == 'drop':
+            statements.append(sql.SQL('DROP PUBLICATION {}').format(ident))
+        elif kind == 'create':
+            statements.append(_create(action[1]))
+        elif kind == 'replace':
+            statements.append(sql.SQL('DROP PUBLICATION {}').format(ident))
+            statements.append(_create(action[1]))
+        elif kind in ('add', 'remove', 'set'):
+            verb = {'add': 'ADD', 'remove': 'DROP', 'set': 'SET'}[kind]
+            statements.append(sql.SQL('ALTER PUBLICATION {} {} {}').format(
+                ident, sql.SQL(verb), _objects(action[1], action[2])))
+        elif kind == 'options':
+            statements.append(sql.SQL('ALTER PUBLICATION {} SET ({})').format(ident, _with(action[1])))
+        else:
+            raise ValueError('unknown action %r' % (kind,))
+    return statements

@@ -1,0 +1,330 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bemi_publication
+short_description: Manage the logical replication publication that Bemi reads
+version_added: 0.1.0
+description:
+  - Creates, changes or drops the publication (by default C(bemi)) in O(login_db) that Bemi's
+    C(pgoutput) replication slot reads, replacing C(CREATE PUBLICATION bemi FOR ALL TABLES),
+    C(FOR TABLE ...) and the later C(ALTER PUBLICATION ... ADD/DROP TABLE).
+  - It publishes exactly one scope. All tables (O(all_tables), the default when neither O(tables)
+    nor O(schemas) is given), a list of O(tables), or O(schemas) (C(FOR TABLES IN SCHEMA),
+    PostgreSQL 15 and newer).
+  - Switching between all tables and a list or schemas drops and recreates the publication in
+    B(one transaction), so a reader never sees it missing. Tables are added and removed with
+    C(ALTER PUBLICATION ... ADD/DROP TABLE), or C(SET TABLE) when one statement does both.
+  - Every requested table and schema is checked first. A table that does not exist, a view, a
+    foreign table and the like fail the task with their names, and nothing is changed.
+  - The plan is computed from the catalogs, so check mode runs nothing that changes anything.
+author:
+  - Bemi (@BemiHQ)
+extends_documentation_fragment:
+  - bemi.postgresql.connection
+  - bemi.postgresql.attributes
+options:
+  name:
+    description:
+      - Name of the publication, exactly as in C(pg_publication) (no quoting or case folding).
+    type: str
+    default: bemi
+  state:
+    description:
+      - V(present) creates or changes the publication; V(absent) drops it.
+      - With V(absent) a warning says so when a C(pgoutput) logical replication slot in this database
+        may still read the publication, as Bemi then stops receiving changes.
+    type: str
+    choices: [present, absent]
+    default: present
+  all_tables:
+    description:
+      - Publish every table in the database, including tables created later (C(FOR ALL TABLES)).
+      - The default scope when neither O(tables) nor O(schemas) is given. V(true) together with
+        O(tables) or O(schemas) is an error.
+      - Creating such a publication needs a superuser.
+    type: bool
+  tables:
+    description:
+      - Publish these tables. Each entry is C(schema.table), or C(table) for one in C(public).
+      - Names follow SQL rules. Unquoted names fold to lower case; quote names with capitals,
+        spaces or dots, for example C('"we ird"."Mixed Case"') or C(public."a""b").
+      - A partitioned table publishes its partitions too (see O(publish_via_partition_root)).
+        Inheritance children are not added (the list is exact).
+      - Only ordinary and partitioned tables can be published; views, materialized views,
+        foreign, temporary and unlogged tables are rejected by name.
+      - An empty list with O(append=false) leaves a publication that publishes nothing.
+    type: list
+    elements: str
+  schemas:
+    description:
+      - Publish every table, now and later, in these schemas (C(FOR TABLES IN SCHEMA)).
+        PostgreSQL 15 and newer; an error on older servers.
+      - Needs a superuser.
+    type: list
+    elements: str
+  append:
+    description:
+      - V(false) makes O(tables) (or O(schemas)) the exact list, removing anything else.
+      - V(true) only adds what is missing and never removes anything. A publication that is
+        already C(FOR ALL TABLES) then stays so, as it publishes every table already.
+    type: bool
+    default: false
+  operations:
+    description:
+      - The changes to publish (the C(publish) parameter). Bemi needs all four for a complete audit trail.
+    type: list
+    elements: str
+    choices: [insert, update, delete, truncate]
+    default: [insert, update, delete, truncate]
+  publish_via_partition_root:
+    description:
+      - Publish changes of partitions as changes of their partitioned (root) table.
+      - V(false) (the default) publishes them under each partition's own name, which keeps
+        working when partitions are attached or detached later. V(true) shows one table per
+        partitioned table, but the subscriber then needs that root table, and changes of a partition
+        published on its own are reported under the root.
+    type: bool
+    default: false
+notes:
+  - Creating a publication needs the C(CREATE) privilege on the database; adding a table needs
+    ownership of it; O(all_tables) and O(schemas) need a superuser. The task fails before changing
+    anything, in check mode too, when the login is not a superuser and those are needed.
+  - The module never creates or drops replication slots; Bemi creates its own C(bemi) slot.
+  - Row filters and column lists (PostgreSQL 15 and newer) are not managed.
+seealso:
+  - name: CREATE PUBLICATION
+    description: The PostgreSQL documentation of publications.
+    link: https://www.postgresql.org/docs/current/sql-createpublication.html
+  - module: bemi.postgresql.bemi_wal_level
+"""
+
+EXAMPLES = r"""
+- name: Publish every table of the app database
+  bemi.postgresql.bemi_publication:
+    login_db: app
+  become: true
+  become_user: postgres
+
+- name: Publish only selected tables
+  bemi.postgresql.bemi_publication:
+    login_db: app
+    tables:
+      - orders
+      - billing.invoices
+      - '"Audit"."Line Items"'
+
+- name: Start tracking one more table, keeping the others
+  bemi.postgresql.bemi_publication:
+    login_db: app
+    tables:
+      - public.refunds
+    append: true
+
+- name: Stop tracking a table (the list is exact, so leave it out)
+  bemi.postgresql.bemi_publication:
+    login_db: app
+    tables:
+      - orders
+      - billing.invoices
+
+- name: Publish every table in two schemas (PostgreSQL 15 and newer)
+  bemi.postgresql.bemi_publication:
+    login_db: app
+    schemas:
+      - public
+      - billing
+
+- name: Remove the publication
+  bemi.postgresql.bemi_publication:
+    login_db: app
+    state: absent
+"""
+
+RETURN = r"""
+queries:
+  description: The statements that were run, or in check mode would be run.
+  returned: always
+  type: list
+  elements: str
+  sample: ['ALTER PUBLICATION "bemi" ADD TABLE ONLY "public"."refunds"']
+publication:
+  description: The publication after the run (predicted in check mode); null when it does not exist.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Its name.
+      type: str
+      sample: bemi
+    all_tables:
+      description: Whether it is C(FOR ALL TABLES).
+      type: bool
+      sample: false
+    tables:
+      description:
+        - The tables it lists explicitly, as C(schema.table) quoted where needed, sorted.
+          Empty for C(FOR ALL TABLES).
+      type: list
+      elements: str
+      sample: ['billing.invoices', 'public.orders', '"we ird"."Mixed Case"']
+    schemas:
+      description: The schemas it publishes (C(FOR TABLES IN SCHEMA)), sorted.
+      type: list
+      elements: str
+      sample: []
+    operations:
+      description: The published operations.
+      type: list
+      elements: str
+      sample: [insert, update, delete, truncate]
+    publish_via_partition_root:
+      description: Whether partition changes are published as changes of the root table.
+      type: bool
+      sample: false
+  sample:
+    name: bemi
+    all_tables: true
+    tables: []
+    schemas: []
+    operations: [insert, update, delete, truncate]
+    publish_via_partition_root: false
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    connect,
+    connection_argument_spec,
+    error_text,
+    psycopg2,
+    query_one,
+)
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import (
+    IdentifierError,
+    parse_name,
+    parse_table,
+)
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, PlanError, diff
+from ansible_collections.bemi.postgresql.plugins.module_utils.publication import (
+    RESOLVE_QUERY,
+    Publication,
+    build_statements,
+    current_from_row,
+    dedupe,
+    needs_superuser,
+    plan_publication,
+    resolve_args,
+    resolve_problems,
+    state_query,
+)
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        name=dict(type='str', default='bemi'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        all_tables=dict(type='bool'),
+        tables=dict(type='list', elements='str'),
+        schemas=dict(type='list', elements='str'),
+        append=dict(type='bool', default=False),
+        operations=dict(type='list', elements='str', choices=['insert', 'update', 'delete', 'truncate'],
+                        default=['insert', 'update', 'delete', 'truncate']),
+        publish_via_partition_root=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[['tables', 'schemas']])
+    scope, tables, schemas = parse_scope(module)
+
+    conn = connect(module)
+    try:
+        run(module, conn, scope, tables, schemas)
+    except PlanError as exc:
+        module.fail_json(msg='Could not change publication %s: %s' % (module.params['name'], exc.message),
+                         queries=exc.executed)
+    except psycopg2.Error as exc:
+        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
+    finally:
+        conn.close()
+
+
+def parse_scope(module):
+    """(scope, tables, schemas) from the options; contradictions fail here, before connecting."""
+    params = module.params
+    given = params['tables'] is not None or params['schemas'] is not None
+    if params['all_tables'] and given:
+        module.fail_json(msg='all_tables: true publishes every table; it cannot be combined with tables or schemas. '
+                             'Remove all_tables, or remove tables/schemas.')
+    if params['all_tables'] is False and not given and params['state'] == 'present':
+        module.fail_json(msg='all_tables: false needs tables or schemas to say what to publish.')
+    if not params['name']:
+        module.fail_json(msg='name must not be empty.')
+    try:
+        tables = dedupe(parse_table(text) for text in params['tables'] or [])
+        schemas = dedupe(parse_name(text) for text in params['schemas'] or [])
+    except IdentifierError as exc:
+        module.fail_json(msg='Invalid name in tables or schemas: %s' % exc)
+    if params['tables'] is not None:
+        return 'tables', tables, schemas
+    if params['schemas'] is not None:
+        return 'schemas', tables, schemas
+    return 'all', tables, schemas
+
+
+def run(module, conn, scope, tables, schemas):
+    params = module.params
+    name = params['name']
+    if scope == 'schemas' and conn.server_version < 150000 and params['state'] == 'present':
+        module.fail_json(msg='schemas (FOR TABLES IN SCHEMA) needs PostgreSQL 15 or newer; this server is %s. '
+                             'Fix: list the tables in tables instead.' % conn.server_version, queries=[])
+
+    row = query_one(conn, state_query(conn.server_version), (name,))
+    current = current_from_row(name, row)
+
+    wanted = None
+    if params['state'] == 'present':
+        if tables or schemas:
+            resolved = query_one(conn, RESOLVE_QUERY, resolve_args(tables, schemas))
+            problems = resolve_problems(tables, schemas, resolved)
+            if problems:
+                module.fail_json(msg='Cannot publish: %s. Nothing was changed.' % '; '.join(problems), queries=[])
+        wanted = Publication(name, scope == 'all', tables, schemas, params['operations'],
+                             params['publish_via_partition_root'])
+
+    actions, target = plan_publication(current, wanted, scope, params['append'])
+    privileged = needs_superuser(actions)
+    if privileged and not row['superuser']:
+        module.fail_json(msg='Only a superuser may %s, and role %s is not one, so publication %s was not changed. '
+                             'Fix: run as a superuser, or publish a list of tables (tables), which needs '
+                             'only ownership of those tables.' % (privileged, params['login_user'], name),
+                         queries=[])
+    if params['state'] == 'absent' and current is not None and row['slots']:
+        module.warn('Logical replication slot(s) %s (pgoutput) in this database may still read publication %s; '
+                    'once it is dropped, Bemi stops receiving changes and the slot fails on its next read.'
+                    % (', '.join(row['slots']), name))
+
+    plan = Plan()
+    # One transaction: a DROP and CREATE (change of scope) is never seen half done.
+    plan.add_transaction(build_statements(name, actions), label=name)
+    applied = plan.apply(conn, module.check_mode)
+    if applied.failed:
+        module.fail_json(msg='Could not change publication %s: a lock stayed busy.' % name, queries=applied.queries)
+
+    if applied.changed and not module.check_mode:
+        target = current_from_row(name, query_one(conn, state_query(conn.server_version), (name,)))
+    before = current.report() if current is not None else {}
+    after = target.report() if target is not None else {}
+    result = dict(changed=applied.changed, queries=applied.queries,
+                  publication=target.report() if target is not None else None)
+    result_diff = diff(module, before, after)
+    if result_diff is not None:
+        result['diff'] = result_diff
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
