@@ -20,10 +20,10 @@ description:
     created later by the roles in O(default_privileges_for) are readable too. Grants in schemas that are
     no longer listed are revoked.
   - Everything is read back from C(pg_authid), C(pg_namespace), C(pg_class) ACLs and C(pg_default_acl),
-    so a re-run is C(changed=false) with no queries. All changes run in one transaction: when one fails,
+    so a re-run is C(changed=false) with no queries. All changes run in one transaction; when one fails,
     nothing has changed.
 author:
-  - bemi.postgresql contributors
+  - Bemi (@BemiHQ)
 extends_documentation_fragment:
   - bemi.postgresql.connection
   - bemi.postgresql.attributes
@@ -80,7 +80,7 @@ options:
     default: -1
   schemas:
     description:
-      - The exact set of schemas in O(login_db) whose tables the role reads. Written as in SQL:
+      - The exact set of schemas in O(login_db) whose tables the role reads, written as in SQL;
         unquoted names fold to lower case, V('"MixedCase"') keeps its case.
       - An empty list revokes the role's read access in every schema of O(login_db).
     type: list
@@ -289,8 +289,9 @@ def run(module, conn, schemas):
     exists = facts['oid'] is not None
     attrs = current_attributes(facts)
     members = facts['member_of'] if exists else []
-    states = schema_states(query(conn, GRANTS_QUERY, grants_args(facts['oid'],
-                                                                   schemas if params['state'] == 'present' else [])))
+    # With state=absent no schema is wanted: the query then lists only what the role holds.
+    wanted_schemas = schemas if params['state'] == 'present' else []
+    states = schema_states(query(conn, GRANTS_QUERY, grants_args(facts['oid'], wanted_schemas)))
     changed_password = False
     if params['state'] == 'absent':
         refuse_drop_elsewhere(module, name, facts, exists)
