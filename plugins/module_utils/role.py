@@ -1,0 +1,318 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Catalog reads and planning for bemi_role.
+
+Two catalog queries answer everything, whatever the number of tables: one
+about the role in the cluster (attributes, stored verifier, memberships, where
+else it holds privileges) and one about its grants in the current database
+(schema USAGE, table SELECT counted per schema, default privileges). Planning
+is pure: it turns those facts into a list of actions (tuples), which
+``statements`` composes into SQL with psycopg2.sql only.
+"""
+
+from __future__ import annotations
+
+try:
+    from psycopg2 import sql
+except ImportError:  # connection.connect() reports the missing library
+    sql = None
+
+MASK = '********'
+NAMEDATALEN = 64
+
+# The order in which attributes are written and reported.
+ATTRIBUTES = ('login', 'superuser', 'createdb', 'createrole', 'replication', 'connection_limit')
+KEYWORDS = {
+    'login': ('LOGIN', 'NOLOGIN'),
+    'superuser': ('SUPERUSER', 'NOSUPERUSER'),
+    'createdb': ('CREATEDB', 'NOCREATEDB'),
+    'createrole': ('CREATEROLE', 'NOCREATEROLE'),
+    'replication': ('REPLICATION', 'NOREPLICATION'),
+}
+
+
+class RoleError(Exception):
+    pass
+
+
+# -- catalog reads ----------------------------------------------------------
+
+def role_query(can_read_authid):
+    """The cluster-level facts. Only a superuser may read pg_authid (and so the stored verifier)."""
+    source, password = ('pg_authid', 'r.rolpassword') if can_read_authid else ('pg_roles', 'NULL::text')
+    return (
+        "SELECT me.rolname::text AS login_name, me.rolsuper AS login_superuser, "
+        "me.rolcreaterole AS login_createrole, "
+        "current_setting('password_encryption') AS password_encryption, "
+        "current_setting('scram_iterations', true) AS scram_iterations, "
+        "r.oid AS oid, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolcanlogin, r.rolreplication, "
+        "r.rolconnlimit, " + password + " AS rolpassword, "
+        "ARRAY(SELECT DISTINCT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+        "      WHERE m.member = r.oid ORDER BY 1) AS member_of, "
+        "ARRAY(SELECT rolname::text FROM pg_roles WHERE rolname = ANY(%(others)s) OR rolname = current_user ORDER BY 1) AS known_roles, "
+        "ARRAY(SELECT DISTINCT d.datname::text FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid "
+        "      WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = r.oid "
+        "        AND d.datname <> current_database() ORDER BY 1) AS other_databases, "
+        "ARRAY(SELECT datname::text FROM pg_database WHERE datdba = r.oid ORDER BY 1) AS owned_databases "
+        "FROM pg_roles me LEFT JOIN " + source + " r ON r.rolname = %(name)s "
+        "WHERE me.rolname = current_user"
+    )
+
+
+# One row per schema that is wanted or where the role holds anything we manage. The relation
+# kinds are those GRANT ... ON ALL TABLES IN SCHEMA covers (partitioned tables included).
+GRANTS_QUERY = (
+    "SELECT * FROM ("
+    " SELECT n.nspname::text AS schema,"
+    "  EXISTS (SELECT 1 FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a"
+    "          WHERE a.grantee = %(role)s::oid AND a.privilege_type = 'USAGE') AS usage,"
+    "  t.without_select, t.with_select,"
+    "  ARRAY(SELECT pg_get_userbyid(d.defaclrole)::text FROM pg_default_acl d"
+    "        WHERE d.defaclnamespace = n.oid AND d.defaclobjtype = 'r'"
+    "          AND EXISTS (SELECT 1 FROM aclexplode(d.defaclacl) a"
+    "                      WHERE a.grantee = %(role)s::oid AND a.privilege_type = 'SELECT')"
+    "        ORDER BY 1) AS default_owners"
+    " FROM pg_namespace n"
+    " CROSS JOIN LATERAL ("
+    "  SELECT (count(*) FILTER (WHERE NOT c.granted))::int AS without_select,"
+    "         (count(*) FILTER (WHERE c.granted))::int AS with_select"
+    "  FROM (SELECT EXISTS (SELECT 1 FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a"
+    "                       WHERE a.grantee = %(role)s::oid AND a.privilege_type = 'SELECT') AS granted"
+    "        FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) c"
+    " ) t"
+    ") s "
+    "WHERE schema = ANY(%(schemas)s) OR usage OR with_select > 0 OR cardinality(default_owners) > 0 "
+    "ORDER BY schema"
+)
+
+
+class SchemaState(object):
+    def __init__(self, schema, usage=False, without_select=0, with_select=0, default_owners=()):
+        self.schema = schema
+        self.usage = usage
+        self.without_select = without_select
+        self.with_select = with_select
+        self.default_owners = list(default_owners)
+
+    @property
+    def held(self):
+        return self.usage or self.with_select > 0 or bool(self.default_owners)
+
+
+def grants_args(role_oid, schemas):
+    return {'role': role_oid, 'schemas': list(schemas)}
+
+
+def schema_states(rows):
+    return dict((row['schema'], SchemaState(row['schema'], row['usage'], row['without_select'],
+                                            row['with_select'], row['default_owners'] or []))
+                for row in rows)
+
+
+# -- validation -------------------------------------------------------------
+
+def check_role_name(name, what='name'):
+    if not name:
+        raise RoleError('%s must not be empty.' % what)
+    if len(name.encode('utf-8')) >= NAMEDATALEN:
+        raise RoleError('%s %r is %d bytes long; PostgreSQL role names have at most %d bytes (longer ones are '
+                        'truncated, so the role would never match).'
+                        % (what, name, len(name.encode('utf-8')), NAMEDATALEN - 1))
+
+
+def unique(items):
+    seen = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+# -- planning ---------------------------------------------------------------
+
+def current_attributes(facts):
+    if facts.get('oid') is None:
+        return None
+    return {
+        'login': facts['rolcanlogin'], 'superuser': facts['rolsuper'], 'createdb': facts['rolcreatedb'],
+        'createrole': facts['rolcreaterole'], 'replication': facts['rolreplication'],
+        'connection_limit': facts['rolconnlimit'],
+    }
+
+
+def wanted_attributes(replication, connection_limit):
+    return {'login': True, 'superuser': False, 'createdb': False, 'createrole': False,
+            'replication': replication, 'connection_limit': connection_limit}
+
+
+def plan_present(current_attrs, wanted_attrs, verifier, current_members, wanted_members, states, schemas, owners):
+    """Actions that make the role and its grants in this database what is asked.
+
+    ``current_attrs`` None: the role does not exist. ``wanted_members`` None:
+    memberships are not managed. ``schemas`` is the exact set of schemas read.
+    """
+    actions = []
+    if current_attrs is None:
+        actions.append(('create', dict(wanted_attrs), verifier))
+    else:
+        changed = dict((key, value) for key, value in wanted_attrs.items() if current_attrs.get(key) != value)
+        if changed or verifier is not None:
+            actions.append(('alter', changed, verifier))
+    if wanted_members is not None:
+        actions.extend(('grant_role', group) for group in wanted_members if group not in current_members)
+        actions.extend(('revoke_role', group) for group in sorted(current_members) if group not in wanted_members)
+    for schema in schemas:
+        state = states.get(schema) or SchemaState(schema)
+        if not state.usage:
+            actions.append(('grant_usage', schema))
+        if state.without_select:
+            actions.append(('grant_select', schema))
+        actions.extend(('grant_default', owner, schema) for owner in owners if owner not in state.default_owners)
+        actions.extend(('revoke_default', owner, schema) for owner in state.default_owners if owner not in owners)
+    for schema in sorted(states):
+        if schema not in schemas:
+            actions.extend(revoke_schema(states[schema]))
+    return actions
+
+
+def revoke_schema(state):
+    actions = [('revoke_default', owner, state.schema) for owner in state.default_owners]
+    if state.with_select:
+        actions.append(('revoke_select', state.schema))
+    if state.usage:
+        actions.append(('revoke_usage', state.schema))
+    return actions
+
+
+def plan_absent(exists, states):
+    if not exists:
+        return []
+    actions = []
+    for schema in sorted(states):
+        actions.extend(revoke_schema(states[schema]))
+    return actions + [('drop_owned',), ('drop_role',)]
+
+
+def needs_role_privilege(actions):
+    """Whether the actions create, alter, drop or change the memberships of the role."""
+    return any(action[0] in ('create', 'alter', 'grant_role', 'revoke_role', 'drop_role') for action in actions)
+
+
+def describe(attrs, members, states):
+    """The state of the role for diffs and results; ``attrs`` None means absent."""
+    if attrs is None:
+        return {'state': 'absent'}
+    held = dict((name, state) for name, state in states.items() if state.held)
+    return {
+        'state': 'present',
+        'attributes': dict(attrs),
+        'member_of': sorted(members),
+        'schemas': sorted(name for name, state in held.items() if state.usage or state.with_select),
+        'tables_without_select': dict((name, state.without_select) for name, state in sorted(held.items())
+                                      if (state.usage or state.with_select) and state.without_select),
+        'default_privileges': dict((name, sorted(state.default_owners))
+                                   for name, state in sorted(held.items()) if state.default_owners),
+    }
+
+
+def predicted(actions, attrs, members, states):
+    """(attributes, members, states) once ``actions`` have run: the same in check mode and for real."""
+    states = dict((name, SchemaState(s.schema, s.usage, s.without_select, s.with_select, s.default_owners))
+                  for name, s in states.items())
+    members = list(members)
+    attrs = dict(attrs) if attrs is not None else None
+    for action in actions:
+        kind = action[0]
+        if kind == 'create':
+            attrs = dict(action[1])
+        elif kind == 'alter':
+            attrs.update(action[1])
+        elif kind == 'grant_role':
+            members.append(action[1])
+        elif kind == 'revoke_role':
+            members.remove(action[1])
+        elif kind == 'drop_role':
+            return None, [], {}
+        elif kind in ('grant_usage', 'grant_select', 'grant_default'):
+            state = states.setdefault(action[-1], SchemaState(action[-1]))
+            if kind == 'grant_usage':
+                state.usage = True
+            elif kind == 'grant_select':
+                state.with_select, state.without_select = state.with_select + state.without_select, 0
+            else:
+                state.default_owners.append(action[1])
+        elif kind in ('revoke_usage', 'revoke_select', 'revoke_default'):
+            state = states[action[-1]]
+            if kind == 'revoke_usage':
+                state.usage = False
+            elif kind == 'revoke_select':
+                state.without_select, state.with_select = state.with_select + state.without_select, 0
+            else:
+                state.default_owners.remove(action[1])
+    return attrs, members, states
+
+
+# -- SQL --------------------------------------------------------------------
+
+def _options(attrs):
+    parts = []
+    for key in ATTRIBUTES:
+        if key not in attrs:
+            continue
+        if key == 'connection_limit':
+            # An int, written plainly (sql.Literal would render -1 as ' -1').
+            parts.append(sql.SQL('CONNECTION LIMIT {}').format(sql.SQL(str(int(attrs[key])))))
+        else:
+            parts.append(sql.SQL(KEYWORDS[key][0 if attrs[key] else 1]))
+    return parts
+
+
+def _role_statement(verb, name, attrs, verifier, mask):
+    parts = [sql.SQL(verb), sql.Identifier(name)]
+    options = _options(attrs)
+    if verifier is not None:
+        options.append(sql.SQL('PASSWORD {}').format(sql.Literal(MASK if mask else verifier)))
+    if options:
+        parts.append(sql.SQL('WITH'))
+    return sql.SQL(' ').join(parts + options)
+
+
+def statements(name, actions):
+    """[(statement, masked)] for the actions; ``masked`` shows the password as ********."""
+    role = sql.Identifier(name)
+    out = []
+    for action in actions:
+        kind = action[0]
+        if kind in ('create', 'alter'):
+            verb = 'CREATE ROLE' if kind == 'create' else 'ALTER ROLE'
+            out.append((_role_statement(verb, name, action[1], action[2], False),
+                        _role_statement(verb, name, action[1], action[2], True)))
+            continue
+        if kind == 'grant_role':
+            stmt = sql.SQL('GRANT {} TO {}').format(sql.Identifier(action[1]), role)
+        elif kind == 'revoke_role':
+            stmt = sql.SQL('REVOKE {} FROM {}').format(sql.Identifier(action[1]), role)
+        elif kind == 'grant_usage':
+            stmt = sql.SQL('GRANT USAGE ON SCHEMA {} TO {}').format(sql.Identifier(action[1]), role)
+        elif kind == 'revoke_usage':
+            stmt = sql.SQL('REVOKE USAGE ON SCHEMA {} FROM {}').format(sql.Identifier(action[1]), role)
+        elif kind == 'grant_select':
+            stmt = sql.SQL('GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}').format(sql.Identifier(action[1]), role)
+        elif kind == 'revoke_select':
+            stmt = sql.SQL('REVOKE SELECT ON ALL TABLES IN SCHEMA {} FROM {}').format(
+                sql.Identifier(action[1]), role)
+        elif kind == 'grant_default':
+            stmt = sql.SQL('ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}').format(
+                sql.Identifier(action[1]), sql.Identifier(action[2]), role)
+        elif kind == 'revoke_default':
+            stmt = sql.SQL('ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} REVOKE SELECT ON TABLES FROM {}').format(
+                sql.Identifier(action[1]), sql.Identifier(action[2]), role)
+        elif kind == 'drop_owned':
+            stmt = sql.SQL('DROP OWNED BY {}').format(role)
+        elif kind == 'drop_role':
+            stmt = sql.SQL('DROP ROLE {}').format(role)
+        else:
+            raise ValueError('unknown action %r' % (kind,))
+        out.append((stmt, stmt))
+    return out

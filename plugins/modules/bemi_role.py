@@ -1,0 +1,359 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bemi_role
+short_description: The read-only replication role that Bemi connects with, its password and its grants
+version_added: 0.1.0
+description:
+  - Creates or updates a role that is always C(LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE), with
+    C(REPLICATION) by default, and grants it read access in the database O(login_db).
+  - A plaintext O(password) is hashed on the managed host (SCRAM-SHA-256, or md5 when the server's
+    C(password_encryption) is V(md5)), so the password itself never reaches the server or its logs.
+    It is compared with the stored verifier by recomputing it with the stored salt and iteration
+    count, so a re-run with the same password changes nothing.
+  - In O(login_db), the role gets C(USAGE) on each schema in O(schemas) and C(SELECT) on all its tables
+    (partitioned tables, views and foreign tables included), and default privileges so that tables
+    created later by the roles in O(default_privileges_for) are readable too. Grants in schemas that are
+    no longer listed are revoked.
+  - Everything is read back from C(pg_authid), C(pg_namespace), C(pg_class) ACLs and C(pg_default_acl),
+    so a re-run is C(changed=false) with no queries. All changes run in one transaction; when one fails,
+    nothing has changed.
+author:
+  - Bemi (@BemiHQ)
+extends_documentation_fragment:
+  - bemi.postgresql.connection
+  - bemi.postgresql.attributes
+options:
+  name:
+    description:
+      - The name of the role, taken literally (exact case, no quoting needed; it is quoted when sent).
+    type: str
+    required: true
+  password:
+    description:
+      - The password of the role, in plaintext, or as a verifier (C(SCRAM-SHA-256$...) or C(md5...)),
+        which is set verbatim.
+      - A plaintext password is hashed before it is sent. A stored md5 verifier is replaced by a
+        SCRAM-SHA-256 one when the server's C(password_encryption) is C(scram-sha-256).
+      - Comparing needs the stored verifier, which only a superuser can read. Otherwise a warning says so
+        and, with O(update_password=always), the password is set on every run.
+      - Omitted, the password of an existing role is left alone (a new role gets none).
+    type: str
+  update_password:
+    description:
+      - V(always) sets the password whenever it differs from the stored one.
+      - V(on_create) sets it only when the role is created.
+    type: str
+    choices: [always, on_create]
+    default: always
+  state:
+    description:
+      - V(present) creates or updates the role and its grants in O(login_db).
+      - V(absent) revokes its grants in O(login_db), drops what it owns there (C(DROP OWNED BY)) and
+        drops the role. When it still holds privileges or owns objects in another database, or owns a
+        database, the module fails, names them, and changes nothing.
+    type: str
+    choices: [present, absent]
+    default: present
+  replication:
+    description:
+      - Whether the role has the C(REPLICATION) attribute, which Bemi's logical replication needs on a
+        self-managed server.
+      - Use V(false) on Amazon RDS and Aurora, with O(member_of=[rds_replication]) instead.
+    type: bool
+    default: true
+  member_of:
+    description:
+      - The exact list of roles that this role is a member of (for example V(rds_replication)); memberships
+        not listed are revoked. Names are taken literally.
+      - Omitted, memberships are left alone.
+    type: list
+    elements: str
+  connection_limit:
+    description:
+      - How many concurrent connections the role may make; V(-1) means no limit.
+    type: int
+    default: -1
+  schemas:
+    description:
+      - The exact set of schemas in O(login_db) whose tables the role reads, written as in SQL;
+        unquoted names fold to lower case, V('"MixedCase"') keeps its case.
+      - An empty list revokes the role's read access in every schema of O(login_db).
+    type: list
+    elements: str
+    default: [public]
+  default_privileges_for:
+    description:
+      - The roles whose future tables in O(schemas) the role may read, through
+        C(ALTER DEFAULT PRIVILEGES FOR ROLE <owner> IN SCHEMA <schema> GRANT SELECT ON TABLES).
+        Name the role that runs the application's migrations. Names are taken literally.
+      - Default privileges for roles not listed are revoked.
+      - Defaults to O(login_user).
+    type: list
+    elements: str
+notes:
+  - Needs a superuser, or a role with C(CREATEROLE) (on PostgreSQL 15 and older, giving C(REPLICATION)
+    needs a superuser; on 16 and newer a role that has C(REPLICATION) itself). Default privileges for
+    another role need membership in it.
+  - The server's statement log shows the verifier sent, never the password.
+  - The password only shows as C(password=changed) in the diff; RV(queries) show it as C(********).
+seealso:
+  - name: CREATE ROLE
+    description: Role attributes.
+    link: https://www.postgresql.org/docs/current/sql-createrole.html
+  - name: ALTER DEFAULT PRIVILEGES
+    description: Privileges for objects created later.
+    link: https://www.postgresql.org/docs/current/sql-alterdefaultprivileges.html
+"""
+
+EXAMPLES = r"""
+- name: Bemi's defaults, reading the public schema of the app database
+  bemi.postgresql.bemi_role:
+    login_unix_socket: /var/run/postgresql
+    login_db: app
+    name: bemi
+    password: "{{ vault_bemi_password }}"
+  become: true
+  become_user: postgres
+
+- name: Also read tables that the migration role creates later, in two schemas
+  bemi.postgresql.bemi_role:
+    login_host: db1.example.com
+    login_user: admin
+    login_password: "{{ vault_admin_password }}"
+    login_db: app
+    name: bemi
+    password: "{{ vault_bemi_password }}"
+    schemas: [public, billing]
+    default_privileges_for: [app_migrations]
+
+- name: Amazon RDS, where REPLICATION is a role membership
+  bemi.postgresql.bemi_role:
+    login_host: app.abcdefgh.eu-west-1.rds.amazonaws.com
+    login_user: postgres
+    login_password: "{{ vault_rds_master_password }}"
+    login_db: app
+    name: bemi
+    password: "{{ vault_bemi_password }}"
+    replication: false
+    member_of: [rds_replication]
+    update_password: on_create
+
+- name: Remove the role
+  bemi.postgresql.bemi_role:
+    login_db: app
+    name: bemi
+    state: absent
+"""
+
+RETURN = r"""
+queries:
+  description: The statements that were run, or in check mode would be run. Passwords show as C(********).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "CREATE ROLE \"bemi\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION CONNECTION LIMIT -1 PASSWORD '********'"
+    - "GRANT USAGE ON SCHEMA \"public\" TO \"bemi\""
+    - "GRANT SELECT ON ALL TABLES IN SCHEMA \"public\" TO \"bemi\""
+    - "ALTER DEFAULT PRIVILEGES FOR ROLE \"postgres\" IN SCHEMA \"public\" GRANT SELECT ON TABLES TO \"bemi\""
+role:
+  description: The role after this run (in check mode, as it would be).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: The role name.
+      type: str
+      sample: bemi
+    exists:
+      description: Whether the role exists.
+      type: bool
+      sample: true
+    attributes:
+      description: Its attributes; empty when it does not exist.
+      type: dict
+      sample: {login: true, superuser: false, createdb: false, createrole: false, replication: true, connection_limit: -1}
+    member_of:
+      description: The roles it is a member of.
+      type: list
+      elements: str
+      sample: [rds_replication]
+    schemas:
+      description: The schemas of O(login_db) where it has USAGE or reads tables.
+      type: list
+      elements: str
+      sample: [public]
+    default_privileges:
+      description: For each schema, the roles whose future tables it may read.
+      type: dict
+      sample: {public: [app_migrations]}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    connect,
+    connection_argument_spec,
+    error_text,
+    psycopg2,
+    query,
+    query_one,
+)
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, PlanError, Step, diff
+from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
+    GRANTS_QUERY,
+    RoleError,
+    check_role_name,
+    current_attributes,
+    describe,
+    grants_args,
+    needs_role_privilege,
+    plan_absent,
+    plan_present,
+    predicted,
+    role_query,
+    schema_states,
+    statements,
+    unique,
+    wanted_attributes,
+)
+from ansible_collections.bemi.postgresql.plugins.module_utils.scram import MD5, DEFAULT_ITERATIONS, decide_password
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        password=dict(type='str', no_log=True),
+        update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        replication=dict(type='bool', default=True),
+        member_of=dict(type='list', elements='str'),
+        connection_limit=dict(type='int', default=-1),
+        schemas=dict(type='list', elements='str', default=['public']),
+        default_privileges_for=dict(type='list', elements='str'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    try:
+        check_role_name(params['name'])
+        for other in (params['member_of'] or []) + (params['default_privileges_for'] or []):
+            check_role_name(other, 'member_of and default_privileges_for entry')
+        schemas = unique(parse_name(text) for text in params['schemas'])
+    except (RoleError, IdentifierError) as exc:
+        module.fail_json(msg=str(exc), queries=[])
+    if params['connection_limit'] < -1:
+        module.fail_json(msg='connection_limit must be -1 (no limit) or more.', queries=[])
+
+    conn = connect(module)
+    try:
+        run(module, conn, schemas)
+    except PlanError as exc:
+        module.fail_json(msg='Could not change role %s: %s' % (params['name'], exc.message), queries=exc.executed)
+    except psycopg2.Error as exc:
+        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
+    finally:
+        conn.close()
+
+
+def can_read_authid(conn):
+    # The server reports is_superuser at connection start: no round trip needed.
+    status = conn.get_parameter_status('is_superuser')
+    if status is None:
+        status = 'on' if query_one(conn, 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user')['rolsuper'] else 'off'
+    return status == 'on'
+
+
+def run(module, conn, schemas):
+    params = module.params
+    name = params['name']
+    readable = can_read_authid(conn)
+    others = unique((params['member_of'] or []) + (params['default_privileges_for'] or []))
+    facts = query_one(conn, role_query(readable), {'name': name, 'others': others})
+    owners = unique(params['default_privileges_for'] if params['default_privileges_for'] is not None
+                    else [facts['login_name']])
+    unknown = [role for role in unique((params['member_of'] or []) + owners) if role not in facts['known_roles']]
+    if params['state'] == 'present' and unknown:
+        module.fail_json(msg='Unknown role(s) in member_of or default_privileges_for: %s. Create them first.'
+                         % ', '.join(unknown), queries=[])
+    if name == facts['login_name']:
+        module.fail_json(msg='Role %s is the login user; managing it with this module would remove its own '
+                             'privileges. Connect as another role.' % name, queries=[])
+
+    exists = facts['oid'] is not None
+    attrs = current_attributes(facts)
+    members = facts['member_of'] if exists else []
+    # With state=absent no schema is wanted: the query then lists only what the role holds.
+    wanted_schemas = schemas if params['state'] == 'present' else []
+    states = schema_states(query(conn, GRANTS_QUERY, grants_args(facts['oid'], wanted_schemas)))
+    changed_password = False
+    if params['state'] == 'absent':
+        refuse_drop_elsewhere(module, name, facts, exists)
+        actions = plan_absent(exists, states)
+    else:
+        missing = [schema for schema in schemas if schema not in states]
+        if missing:
+            module.fail_json(msg='Schema(s) %s do not exist in database %s. Fix the schemas option or create them '
+                                 'first.' % (', '.join(missing), conn.info.dbname), queries=[])
+        iterations = int(facts['scram_iterations'] or DEFAULT_ITERATIONS)
+        encryption = MD5 if facts['password_encryption'] in ('md5', 'on') else 'scram-sha-256'
+        decision = decide_password(params['password'], name, exists, facts['rolpassword'], readable,
+                                   params['update_password'], encryption, iterations)
+        if decision.warning:
+            module.warn(decision.warning)
+        changed_password = decision.change
+        actions = plan_present(attrs, wanted_attributes(params['replication'], params['connection_limit']),
+                               decision.verifier, members, params['member_of'], states, schemas, owners)
+
+    if needs_role_privilege(actions) and not (facts['login_superuser'] or facts['login_createrole']):
+        module.fail_json(msg='Role %s may not create, alter or drop roles: it is neither a superuser nor has '
+                             'CREATEROLE. Fix: run as a superuser, or ALTER ROLE %s CREATEROLE.'
+                             % (facts['login_name'], facts['login_name']), queries=[])
+
+    plan = Plan()
+    plan.add_transaction([Step(statement, masked) for statement, masked in statements(name, actions)],
+                         label='role %s' % name)
+    applied = plan.apply(conn, module.check_mode)
+
+    after_attrs, after_members, after_states = predicted(actions, attrs, members, states)
+    before = describe(attrs, members, states)
+    after = describe(after_attrs, after_members, after_states)
+    if changed_password:
+        after['password'] = 'changed'
+    result = dict(changed=applied.changed, queries=applied.queries, role={
+        'name': name,
+        'exists': after_attrs is not None,
+        'attributes': after.get('attributes', {}),
+        'member_of': after.get('member_of', []),
+        'schemas': after.get('schemas', []),
+        'default_privileges': after.get('default_privileges', {}),
+    })
+    result_diff = diff(module, before, after)
+    if result_diff is not None:
+        result['diff'] = result_diff
+    module.exit_json(**result)
+
+
+def refuse_drop_elsewhere(module, name, facts, exists):
+    if not exists:
+        return
+    problems = []
+    if facts['other_databases']:
+        problems.append('it still holds privileges or owns objects in database(s) %s'
+                        % ', '.join(facts['other_databases']))
+    if facts['owned_databases']:
+        problems.append('it owns database(s) %s' % ', '.join(facts['owned_databases']))
+    if problems:
+        module.fail_json(msg='Role %s cannot be dropped: %s. Nothing was changed. Fix: in each of those '
+                             'databases run this module with state=present and schemas=[] (which revokes its '
+                             'grants there), or REASSIGN OWNED BY / DROP OWNED BY there, then run it again.' % (name, '; '.join(problems)), queries=[])
+
+
+if __name__ == '__main__':
+    main()
