@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, bemi.postgresql contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read the restarts from server logs (log_line_prefix starts with %m) and print them as JSON:
 {"restarts": {host: [[shutdown request, ready again], ...]}, "overlaps": [[host, host], ...]}.
 
-    restarts.py HOST=LOGFILE ...
+    python restarts.py HOST=LOGFILE ...
 """
 
 from __future__ import annotations

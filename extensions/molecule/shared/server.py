@@ -1,14 +1,13 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, bemi.postgresql contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """PostgreSQL servers for the Molecule scenarios: one per inventory host, each with
 its own port, data directory and socket directory (so restarting one never touches
 another), built on scripts/pgserver.py.
 
-    server.py create BASE MAJOR PORT [NAME=VALUE ...]   initdb + start (settings go to postgresql.conf)
-    server.py standby BASE MAJOR PORT PRIMARY_BASE PRIMARY_PORT   pg_basebackup -R + start
-    server.py sql BASE PORT DB FILE                     run an SQL file (psql, as postgres)
-    server.py stop BASE | start BASE | destroy BASE
+    python server.py create BASE MAJOR PORT [NAME=VALUE ...]    initdb + start (settings go to postgresql.conf)
+    python server.py standby BASE MAJOR PORT PRIMARY_BASE PRIMARY_PORT    pg_basebackup -R + start
+    python server.py sql BASE PORT DB FILE    run an SQL file (psql, as postgres)
+    python server.py stop BASE | start BASE | destroy BASE
 """
 
 from __future__ import annotations
