@@ -75,7 +75,7 @@ options:
     description:
       - The longest time each C(ALTER TABLE) waits for its lock (C(SET LOCAL lock_timeout)), as PostgreSQL
         reads it, for example V(2s) or V(500ms). It bounds how long the application can queue behind the
-        module. Zero is refused: it would wait forever.
+        module. Zero is refused, as it would wait forever.
     type: str
     default: 2s
   retries:
@@ -168,8 +168,13 @@ diff:
       and C(event_trigger) (its state, tracked schemas, tags and whether Bemi's original was replaced).
   returned: when diff mode is on
   type: dict
-  sample: {before: {tables: {public.orders: default}, event_trigger: {state: absent}},
-           after: {tables: {public.orders: full}, event_trigger: {state: present, schemas: [public]}}}
+  sample:
+    before:
+      tables: {public.orders: default}
+      event_trigger: {state: absent}
+    after:
+      tables: {public.orders: full}
+      event_trigger: {state: present, ours: true, schemas: [public], tags: [CREATE TABLE, CREATE TABLE AS, SELECT INTO], enabled: O}
 """
 
 from ansible.module_utils.basic import AnsibleModule
