@@ -9,7 +9,6 @@ import re
 import threading
 import time
 
-import psycopg2
 import pytest
 
 from ansible_run import run_module
