@@ -15,6 +15,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import
     IdentifierError,
     display_table,
     parse_name,
+    quote_ident as display_name,
     parse_table,
 )
 
@@ -127,6 +128,11 @@ def resolve_scope(rows, existing_schemas, tables, schemas, exclude):
     by_name = dict(((row['schema'], row['name']), row) for row in rows)
     warnings = []
     selected = []
+    # The schemas are checked with a table list too: the event trigger tracks them.
+    if schemas != [ALL_SCHEMAS]:
+        missing = [name for name in schemas if name not in existing_schemas]
+        if missing:
+            raise ScopeError('Unknown schemas, nothing was changed: %s.' % ', '.join(display_name(name) for name in missing))
     if tables:
         problems = []
         for pair in tables:
@@ -142,10 +148,6 @@ def resolve_scope(rows, existing_schemas, tables, schemas, exclude):
         if problems:
             raise ScopeError('Unknown or unsupported tables, nothing was changed: %s.' % '; '.join(problems))
     else:
-        if schemas != [ALL_SCHEMAS]:
-            missing = [name for name in schemas if name not in existing_schemas]
-            if missing:
-                raise ScopeError('Unknown schemas, nothing was changed: %s.' % ', '.join(missing))
         wanted = None if schemas == [ALL_SCHEMAS] else set(schemas)
         selected = [(row['schema'], row['name']) for row in rows
                     if _trackable(row) and (wanted is None or row['schema'] in wanted)]

@@ -111,3 +111,9 @@ def test_plan_full_and_default():
 def test_identity_diff_uses_display_names():
     before, after = identity_diff([('We ird', 'T', 'default', 'full')])
     assert before == {'"We ird"."T"': 'default'} and after == {'"We ird"."T"': 'full'}
+
+
+def test_unknown_schema_is_an_error_with_a_table_list_too():
+    # The event trigger tracks the schemas, so they must exist whatever the scope.
+    with pytest.raises(ScopeError, match='"We ird"'):
+        resolve_scope(ROWS, SCHEMAS, [('public', 'items')], ['We ird'], [])
