@@ -12,7 +12,8 @@
 Starts its own throwaway server (scripts/pgserver.py). Prints a Markdown report.
 Environment: BENCH_MAJOR (default 16), BENCH_SIZES (default 0,1000,10000),
 BENCH_CREATES (CREATE TABLEs timed per case, default 40), BENCH_LOOP (tables in the
-playbook loop, default 200), BENCH_FULL (tables brought to FULL, default: the largest size).
+playbook loop, default 200), BENCH_FULL (tables brought to FULL, default: the largest size),
+BENCH_PARTS (which benchmarks, default 1,2).
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ def main():
     creates = env_int('BENCH_CREATES', 40)
     loop_tables = env_int('BENCH_LOOP', 200)
     full_tables = env_int('BENCH_FULL', max(sizes))
+    parts = os.environ.get('BENCH_PARTS', '1,2').split(',')
     cluster = pgserver.Cluster(major, name='bench')
     # More lock slots only to create the test tables faster; nothing measured depends on it.
     cluster.init({'max_locks_per_transaction': 1024, 'log_statement': "'none'"}).start()
@@ -227,7 +229,7 @@ def main():
         out.append('')
         out.append('| existing tables | bare | Bemi manual trigger | ours | Bemi / bare | ours / bare |')
         out.append('| ---: | ---: | ---: | ---: | ---: | ---: |')
-        for size in sizes:
+        for size in (sizes if '1' in parts else []):
             dbname = 'bench_%d' % size
             cluster.query('CREATE DATABASE %s' % dbname)
             make_tables(cluster, dbname, size)
@@ -240,6 +242,8 @@ def main():
                 size, bare[0], bare[1], bemi[0], bemi[1], ours[0], ours[1], bemi[0] / bare[0], ours[0] / bare[0]))
             print('\n'.join(out[-1:]), file=sys.stderr)
         out.append('')
+        if '2' not in parts:
+            return
 
         dbname = 'bench_full'
         cluster.query('CREATE DATABASE %s' % dbname)
@@ -281,7 +285,7 @@ def main():
         out.append('| %.2f s on %d tables | %.2f s | %.2f s |' % (idempotent, full_tables, pinged, idempotent - pinged))
     finally:
         cluster.destroy()
-    print('\n'.join(out))
+        print('\n'.join(out))
 
 
 if __name__ == '__main__':

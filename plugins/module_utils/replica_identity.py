@@ -128,13 +128,13 @@ def resolve_scope(rows, existing_schemas, tables, schemas, exclude):
     by_name = dict(((row['schema'], row['name']), row) for row in rows)
     warnings = []
     selected = []
-    # The schemas are checked with a table list too: the event trigger tracks them.
+    # Every problem is named at once. Schemas are checked with a table list too: the event trigger tracks them.
+    problems = []
     if schemas != [ALL_SCHEMAS]:
         missing = [name for name in schemas if name not in existing_schemas]
         if missing:
-            raise ScopeError('Unknown schemas, nothing was changed: %s.' % ', '.join(display_name(name) for name in missing))
+            problems.append('unknown schemas: %s' % ', '.join(display_name(name) for name in missing))
     if tables:
-        problems = []
         for pair in tables:
             row = by_name.get(pair)
             if row is None:
@@ -145,12 +145,12 @@ def resolve_scope(rows, existing_schemas, tables, schemas, exclude):
                 problems.append('%s belongs to an extension, whose tables are never changed' % display_table(*pair))
             else:
                 selected.append(pair)
-        if problems:
-            raise ScopeError('Unknown or unsupported tables, nothing was changed: %s.' % '; '.join(problems))
     else:
         wanted = None if schemas == [ALL_SCHEMAS] else set(schemas)
         selected = [(row['schema'], row['name']) for row in rows
                     if _trackable(row) and (wanted is None or row['schema'] in wanted)]
+    if problems:
+        raise ScopeError('Nothing was changed: %s.' % '; '.join(problems))
     # Partitions: replica identity is not inherited, and a partition may live in another schema.
     children = _children(rows)
     result = set()
