@@ -205,8 +205,8 @@ def machine():
             memory = '%.1f GiB' % (int(handle.readline().split()[1]) / 1048576.0)
     except (OSError, ValueError, IndexError):
         memory = '?'
-    return '%s, %d cores, %s RAM, %s, Python %s' % (cpu, os.cpu_count(), memory, platform.platform(terse=True),
-                                                     platform.python_version())
+    return '%s, %d cores, %s RAM, %s, Python %s' % (
+        cpu, os.cpu_count(), memory, platform.platform(terse=True), platform.python_version())
 
 
 def main():
