@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import json
 
-try:
-    from psycopg2 import sql
-except ImportError:  # connection.connect() reports the missing library
-    sql = None
+from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
 
 SCHEMA = 'public'
 PROCEDURE = '_bemi_set_replica_identity'

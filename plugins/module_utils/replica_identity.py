@@ -19,10 +19,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import
     parse_table,
 )
 
-try:
-    from psycopg2 import sql
-except ImportError:  # connection.connect() reports the missing library
-    sql = None
+from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
 
 ALL_SCHEMAS = '*'
 IDENTITY_NAMES = {'d': 'default', 'f': 'full', 'i': 'index', 'n': 'nothing'}

@@ -28,7 +28,7 @@ description:
     turns any failure into a warning instead of failing the user's DDL.
   - The procedure, run by hand with C(CALL public._bemi_set_replica_identity()), brings every tracked table to FULL.
 author:
-  - bemi.postgresql contributors
+  - Bemi (@BemiHQ)
 extends_documentation_fragment:
   - bemi.postgresql.connection
   - bemi.postgresql.attributes
@@ -183,7 +183,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     connect,
     connection_argument_spec,
     error_text,
-    psycopg2,
+    DatabaseError,
     query,
     query_one,
 )
@@ -244,7 +244,7 @@ def main():
     except PlanError as exc:
         msg = 'Could not change the replica identity: %s' % exc.message
         module.fail_json(msg=msg, queries=exc.executed)
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
     finally:
         conn.close()
