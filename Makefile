@@ -20,10 +20,13 @@ help:
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
 	@echo "make lint | docs-lint | sanity | units | build-check"
 
-$(BIN)/ansible: requirements-dev.txt
+$(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	# A second Python with psycopg 3 and no psycopg2, for the second-driver tests.
+	$(PYTHON) -m venv .cache/venv-psycopg3
+	.cache/venv-psycopg3/bin/pip install --quiet -r requirements-psycopg3.txt
 	touch $@
 
 venv: $(BIN)/ansible

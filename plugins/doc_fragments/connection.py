@@ -76,7 +76,8 @@ options:
     default: {}
 notes:
   - Runs on the managed host, which needs C(psycopg2) (or C(psycopg2-binary)) for the Python that Ansible uses there.
+    When psycopg2 is missing, C(psycopg) 3 is used instead.
   - Every statement the module runs, or would run in check mode, is returned in RV(queries). Secrets in it are replaced by C(********).
 requirements:
-  - psycopg2 >= 2.8
+  - psycopg2 >= 2.8, or psycopg >= 3.1
 """

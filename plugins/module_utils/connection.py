@@ -5,21 +5,14 @@
 
 from __future__ import annotations
 
-import traceback
-
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-PSYCOPG2_IMPORT_ERROR = None
-try:
-    import psycopg2
-    import psycopg2.errorcodes
-    import psycopg2.extras
-    # Re-exported, so that modules get None rather than an ImportError without psycopg2.
-    from psycopg2 import sql  # noqa: F401  pylint: disable=unused-import
-except ImportError:
-    psycopg2 = None
-    sql = None
-    PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
+from ansible_collections.bemi.postgresql.plugins.module_utils import driver
+# Re-exported, so that modules import the SQL composition module from one place.
+from ansible_collections.bemi.postgresql.plugins.module_utils.driver import (  # noqa: F401 pylint: disable=unused-import
+    DatabaseError,
+    sql,
+)
 
 
 def connection_argument_spec():
@@ -103,13 +96,13 @@ def explain_connect_error(message, conn_params):
 
 def connect(module):
     """Open the module's single connection, in autocommit mode; fail_json with a clear message otherwise."""
-    if psycopg2 is None:
-        module.fail_json(msg=missing_required_lib('psycopg2 (or psycopg2-binary)'),
-                         exception=PSYCOPG2_IMPORT_ERROR)
+    if not driver.available():
+        module.fail_json(msg=missing_required_lib('psycopg2 (or psycopg2-binary, or psycopg 3)'),
+                         exception=driver.IMPORT_ERROR)
     conn_params = libpq_params(module.params)
     try:
-        conn = psycopg2.connect(**conn_params)
-    except psycopg2.Error as exc:
+        conn = driver.connect(conn_params)
+    except DatabaseError as exc:
         module.fail_json(msg=explain_connect_error(str(exc), conn_params))
     # Statements group themselves into transactions explicitly (see plan.py).
     conn.autocommit = True
@@ -117,12 +110,12 @@ def connect(module):
 
 
 def server_version_num(conn):
-    return conn.server_version
+    return conn.info.server_version
 
 
 def query(conn, statement, args=None):
     """Run a read-only catalog query and return the rows as dicts."""
-    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+    with driver.dict_cursor(conn) as cur:
         cur.execute(statement, args)
         return [dict(row) for row in cur.fetchall()]
 
@@ -133,11 +126,11 @@ def query_one(conn, statement, args=None):
 
 
 def is_insufficient_privilege(exc):
-    return getattr(exc, 'pgcode', None) == psycopg2.errorcodes.INSUFFICIENT_PRIVILEGE
+    return driver.sqlstate(exc) == driver.INSUFFICIENT_PRIVILEGE
 
 
 def error_text(exc):
-    """The server's message without psycopg2's trailing context, on one line."""
+    """The server's message without the driver's trailing context, on one line."""
     diag = getattr(exc, 'diag', None)
     primary = getattr(diag, 'message_primary', None) if diag else None
     text = primary

@@ -16,7 +16,7 @@ import re
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     is_insufficient_privilege,
-    psycopg2,
+    DatabaseError,
     query,
     query_one,
 )
@@ -174,7 +174,7 @@ def guarded(conn, notes, login_user, what, statement, args=None):
     """Rows of a catalog read, or None (with a note) when this login may not read it."""
     try:
         return query(conn, statement, args)
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         if not is_insufficient_privilege(exc):
             raise
         notes.append('%s: unknown, because %s may not read it (%s). Fix: run bemi_info as a superuser or a member '

@@ -14,13 +14,8 @@ from __future__ import annotations
 import random
 import time
 
-try:
-    import psycopg2
-    import psycopg2.errorcodes
-    from psycopg2 import sql
-except ImportError:  # connection.connect() reports the missing library
-    psycopg2 = None
-    sql = None
+from ansible_collections.bemi.postgresql.plugins.module_utils import driver
+from ansible_collections.bemi.postgresql.plugins.module_utils.driver import DatabaseError, sql
 
 MASK = '********'
 
@@ -132,7 +127,7 @@ def _execute(conn, step, executed, label, cursor=None):
                 cur.execute(step.statement)
         else:
             cursor.execute(step.statement)
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         raise PlanError(_describe(exc, render(conn, step.masked)), list(executed), label)
     executed.append(render(conn, step.masked))
 
@@ -162,9 +157,9 @@ def _run_transaction(conn, group, executed, sleep):
             conn.commit()
             executed.extend(done)
             return True
-        except psycopg2.Error as exc:
+        except DatabaseError as exc:
             conn.rollback()
-            if exc.pgcode != psycopg2.errorcodes.LOCK_NOT_AVAILABLE:
+            if driver.sqlstate(exc) != driver.LOCK_NOT_AVAILABLE:
                 failing = group.steps[len(done)].masked if len(done) < len(group.steps) else 'COMMIT'
                 raise PlanError(_describe(exc, render(conn, failing)), list(executed), group.label)
             if attempt >= group.retries:

@@ -6,17 +6,14 @@
 Two catalog reads at most (the publication with its tables and schemas, then every
 requested table and schema at once), whatever the number of tables. ``plan_publication``
 is pure: it turns the current and the wanted state into a list of actions, which
-``build_statements`` composes into SQL with psycopg2.sql only.
+``build_statements`` composes into SQL with the driver's ``sql`` module only.
 """
 
 from __future__ import annotations
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
 
-try:
-    from psycopg2 import sql
-except ImportError:  # connection.connect() reports the missing library
-    sql = None
+from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
 
 OPERATIONS = ('insert', 'update', 'delete', 'truncate')
 SYSTEM_SCHEMAS = ('pg_catalog', 'information_schema', 'pg_toast')

@@ -8,15 +8,12 @@ about the role in the cluster (attributes, stored verifier, memberships, where
 else it holds privileges) and one about its grants in the current database
 (schema USAGE, table SELECT counted per schema, default privileges). Planning
 is pure: it turns those facts into a list of actions (tuples), which
-``statements`` composes into SQL with psycopg2.sql only.
+``statements`` composes into SQL with the driver's ``sql`` module only.
 """
 
 from __future__ import annotations
 
-try:
-    from psycopg2 import sql
-except ImportError:  # connection.connect() reports the missing library
-    sql = None
+from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
 
 MASK = '********'
 NAMEDATALEN = 64

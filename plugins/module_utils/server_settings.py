@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     is_insufficient_privilege,
-    psycopg2,
+    DatabaseError,
     query,
 )
 
@@ -129,7 +129,7 @@ def read_settings(conn, names):
     try:
         for row in query(conn, FILE_SETTINGS_QUERY, (names,)):
             file_rows[row['name']].append(row)
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         if not is_insufficient_privilege(exc):
             raise
         readable = False

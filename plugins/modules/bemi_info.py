@@ -241,7 +241,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     connect,
     connection_argument_spec,
     error_text,
-    psycopg2,
+    DatabaseError,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name
 from ansible_collections.bemi.postgresql.plugins.module_utils.info import OptionError, assess, gather, parse_size
@@ -273,7 +273,7 @@ def main():
     conn = connect(module)
     try:
         report = assess(gather(conn, options), options)
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), changed=False, queries=[])
     finally:
         conn.close()

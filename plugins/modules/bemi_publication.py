@@ -200,7 +200,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     connect,
     connection_argument_spec,
     error_text,
-    psycopg2,
+    DatabaseError,
     query_one,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import (
@@ -246,7 +246,7 @@ def main():
     except PlanError as exc:
         module.fail_json(msg='Could not change publication %s: %s' % (module.params['name'], exc.message),
                          queries=exc.executed)
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
     finally:
         conn.close()
@@ -278,11 +278,11 @@ def parse_scope(module):
 def run(module, conn, scope, tables, schemas):
     params = module.params
     name = params['name']
-    if scope == 'schemas' and conn.server_version < 150000 and params['state'] == 'present':
+    if scope == 'schemas' and conn.info.server_version < 150000 and params['state'] == 'present':
         module.fail_json(msg='schemas (FOR TABLES IN SCHEMA) needs PostgreSQL 15 or newer; this server is %s. '
-                             'Fix: list the tables in tables instead.' % conn.server_version, queries=[])
+                             'Fix: list the tables in tables instead.' % conn.info.server_version, queries=[])
 
-    row = query_one(conn, state_query(conn.server_version), (name,))
+    row = query_one(conn, state_query(conn.info.server_version), (name,))
     current = current_from_row(name, row)
 
     wanted = None
@@ -315,7 +315,7 @@ def run(module, conn, scope, tables, schemas):
         module.fail_json(msg='Could not change publication %s: a lock stayed busy.' % name, queries=applied.queries)
 
     if applied.changed and not module.check_mode:
-        target = current_from_row(name, query_one(conn, state_query(conn.server_version), (name,)))
+        target = current_from_row(name, query_one(conn, state_query(conn.info.server_version), (name,)))
     before = current.report() if current is not None else {}
     after = target.report() if target is not None else {}
     result = dict(changed=applied.changed, queries=applied.queries,

@@ -200,7 +200,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     connect,
     connection_argument_spec,
     error_text,
-    psycopg2,
+    DatabaseError,
     query,
     query_one,
 )
@@ -256,7 +256,7 @@ def main():
         run(module, conn, schemas)
     except PlanError as exc:
         module.fail_json(msg='Could not change role %s: %s' % (params['name'], exc.message), queries=exc.executed)
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
     finally:
         conn.close()
@@ -264,7 +264,7 @@ def main():
 
 def can_read_authid(conn):
     # The server reports is_superuser at connection start: no round trip needed.
-    status = conn.get_parameter_status('is_superuser')
+    status = conn.info.parameter_status('is_superuser')
     if status is None:
         status = 'on' if query_one(conn, 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user')['rolsuper'] else 'off'
     return status == 'on'

@@ -131,7 +131,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     connect,
     connection_argument_spec,
     error_text,
-    psycopg2,
+    DatabaseError,
     query_one,
     sql,
 )
@@ -173,7 +173,7 @@ def main():
         run(module, conn, minimums)
     except PlanError as exc:
         module.fail_json(msg='Could not change the settings: %s' % exc.message, queries=exc.executed)
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
     finally:
         conn.close()
@@ -232,7 +232,7 @@ def refuse_unless_allowed(module, conn, changes, settings):
     Returns whether it may also reload the configuration.
     """
     names = [name for name, dummy in changes]
-    statement, args = privileges_query(conn.server_version, names)
+    statement, args = privileges_query(conn.info.server_version, names)
     facts = query_one(conn, statement, args)
     if settings['wal_level'].source == 'command line' and 'wal_level' in names:
         module.fail_json(msg='wal_level is given on the postgres command line (-c wal_level=...), which overrides '
