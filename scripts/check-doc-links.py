@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Check that the relative links of the Markdown docs resolve: files, and #anchors
 as GitHub renders them (headings, and explicit <a id="..."> anchors).
 
@@ -7,6 +7,7 @@ Usage: check-doc-links.py [FILE.md ...]   (default: README.md and docs/**/*.md)
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
@@ -37,22 +38,21 @@ def slug(heading):
     return text.replace(' ', '-')
 
 
-def anchors(path, cache={}):  # pylint: disable=dangerous-default-value
-    if path not in cache:
-        with open(path, encoding='utf-8') as handle:
-            text = handle.read()
-        found, seen = set(ID.findall(text)), {}
-        fenced = False
-        for line in text.splitlines():
-            if FENCE.match(line.strip()):
-                fenced = not fenced
-            elif not fenced and line.startswith('#'):
-                base = slug(line.lstrip('#'))
-                count = seen.get(base, 0)
-                seen[base] = count + 1
-                found.add(base if count == 0 else '%s-%d' % (base, count))
-        cache[path] = found
-    return cache[path]
+@functools.lru_cache(maxsize=None)
+def anchors(path):
+    with open(path, encoding='utf-8') as handle:
+        text = handle.read()
+    found, seen = set(ID.findall(text)), {}
+    fenced = False
+    for line in text.splitlines():
+        if FENCE.match(line.strip()):
+            fenced = not fenced
+        elif not fenced and line.startswith('#'):
+            base = slug(line.lstrip('#'))
+            count = seen.get(base, 0)
+            seen[base] = count + 1
+            found.add(base if count == 0 else '%s-%d' % (base, count))
+    return frozenset(found)
 
 
 def main(files):
@@ -64,7 +64,7 @@ def main(files):
         for target in targets:
             if re.match(r'^[a-z][a-z0-9+.-]*:', target):
                 continue  # http:, https:, mailto:
-            file_part, _, anchor = target.partition('#')
+            file_part, dummy, anchor = target.partition('#')
             dest = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
             if not os.path.exists(dest):
                 print('%s: broken link %s (no %s)' % (path, target, dest))

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Render the collection's module, role and playbook documentation to Markdown.
 
 Reads what ``ansible-doc --json`` returns for an installed copy of the

@@ -62,9 +62,9 @@ tar -xzf "$context/_build/collections/$tarball" -C "$installed/ansible_collectio
 "$builder_python" "$context/_build/scripts/introspect.py" introspect "$installed" \
   --write-pip "$work/pip.txt" --write-bindep "$work/bindep.txt" >"$work/introspect.yml"
 fail=0
-for line in $(grep -v '^#' requirements.txt | sed 's/[[:space:]].*//' | grep .); do
+while IFS= read -r line; do
   grep -qxF "$line  # from collection bemi.postgresql" "$work/pip.txt" || { echo "missing from the image's pip requirements: $line" >&2; fail=1; }
-done
+done < <(grep -v '^#' requirements.txt | sed 's/[[:space:]].*//' | grep .)
 while IFS= read -r line; do
   grep -qF "$line  # from collection bemi.postgresql" "$work/bindep.txt" || { echo "missing from the image's bindep requirements: $line" >&2; fail=1; }
 done < <(grep -v '^#' bindep.txt | grep .)
