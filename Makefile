@@ -13,12 +13,13 @@ COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
 # ansible-test keeps its venvs and its pip bootstrap under $HOME: keep ours in the tree.
 TEST_HOME := $(CURDIR)/.cache/home
 
-.PHONY: help venv pg test lint docs-lint sanity units integration build-check clean
+.PHONY: help venv pg test lint docs-lint sanity units integration build-check bench clean
 
 help:
 	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
 	@echo "make lint | docs-lint | sanity | units | build-check"
+	@echo "make bench         benchmarks of the replica identity module and trigger (not part of make test)"
 
 $(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +67,9 @@ integration: pg
 
 build-check: venv
 	scripts/build-check.sh
+
+bench: pg
+	bench/run.sh
 
 clean:
 	rm -rf .cache/ansible-test .cache/collections tests/output *.tar.gz

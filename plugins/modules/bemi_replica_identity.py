@@ -1,0 +1,327 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bemi_replica_identity
+short_description: Give tables C(REPLICA IDENTITY FULL), now and when they are created later
+version_added: 0.1.0
+description:
+  - Sets C(REPLICA IDENTITY FULL) on existing tables, so that Bemi's change data capture records the
+    complete "before" state of every updated and deleted row; or, with O(identity=default), sets it back.
+  - Reads the identity of every table in one catalog query, whatever their number, and changes only
+    the tables that differ.
+  - Each table is altered in its own short transaction under O(lock_timeout), retried O(retries) times
+    with back-off and jitter. Nothing waits on a lock longer than O(lock_timeout), so the application
+    never queues behind the C(ACCESS EXCLUSIVE) lock request of C(ALTER TABLE). Tables still locked after
+    the retries are returned in RV(tables_failed) and the task fails after finishing all the others;
+    a re-run completes them.
+  - With O(track_new_tables=true), installs a DDL event trigger so that tables created later in O(schemas)
+    get C(REPLICA IDENTITY FULL) too. It keeps the three names of Bemi's published SQL, procedure
+    C(public._bemi_set_replica_identity()), function C(public._bemi_set_replica_identity_func()) and event trigger
+    C(_bemi_set_replica_identity_trigger), so a server set up by hand is adopted (the bodies are replaced and
+    the change reported), but not Bemi's bodies. The function reads only C(pg_event_trigger_ddl_commands()),
+    touches only the tables the current command created (also by C(CREATE TABLE AS) and C(SELECT INTO)),
+    has a pinned C(search_path) and schema-qualified names, runs as its owner (C(SECURITY DEFINER)), and
+    turns any failure into a warning instead of failing the user's DDL.
+  - The procedure, run by hand with C(CALL public._bemi_set_replica_identity()), brings every tracked table to FULL.
+author:
+  - Bemi (@BemiHQ)
+extends_documentation_fragment:
+  - bemi.postgresql.connection
+  - bemi.postgresql.attributes
+options:
+  identity:
+    description:
+      - V(full) sets C(REPLICA IDENTITY FULL) on every table in scope that has another identity.
+      - V(default) sets C(REPLICA IDENTITY DEFAULT) on the tables in scope that have FULL; this is how
+        tracking stops. Tables with an identity C(USING INDEX) or C(NOTHING) are left as they are.
+    type: str
+    choices: [full, default]
+    default: full
+  tables:
+    description:
+      - The tables to change, as C(table) (in C(public)) or C(schema.table); quote names with capitals,
+        spaces or dots as PostgreSQL does, for example C('"Sales"."Order Items"').
+      - When given, only these tables (and the partitions of the partitioned ones) are changed, and
+        O(schemas) only says which schemas the event trigger tracks.
+      - A table that does not exist, or is a view, materialized view, foreign table or a table belonging
+        to an extension, is an error and nothing is changed.
+    type: list
+    elements: str
+  schemas:
+    description:
+      - Without O(tables), every ordinary and partitioned table in these schemas is in scope, with all their
+        partitions (also those in other schemas). Foreign tables, views, materialized views, temporary tables
+        and tables that belong to an extension never are.
+      - V(['*']) means every non-system schema (all but C(pg_catalog), C(information_schema), C(pg_toast) and the
+        temporary schemas), now and, for the event trigger, in the future.
+      - The event trigger tracks these schemas. A run with other O(schemas) updates it.
+      - An unknown schema is an error and nothing is changed.
+    type: list
+    elements: str
+    default: [public]
+  exclude:
+    description:
+      - Tables never changed by this run, in the same format as O(tables). Excluding a partitioned table
+        does not exclude its partitions. An excluded table that does not exist gives a warning.
+      - The event trigger does not know this list; tables created later are all tracked.
+    type: list
+    elements: str
+    default: []
+  lock_timeout:
+    description:
+      - The longest time each C(ALTER TABLE) waits for its lock (C(SET LOCAL lock_timeout)), as PostgreSQL
+        reads it, for example V(2s) or V(500ms). It bounds how long the application can queue behind the
+        module. Zero is refused, as it would wait forever.
+    type: str
+    default: 2s
+  retries:
+    description:
+      - How many times a table whose lock could not be had is tried again, after an exponential back-off
+        with jitter (0.1 s doubling, at most 5 s).
+    type: int
+    default: 5
+  track_new_tables:
+    description:
+      - V(true) installs (or updates) the event trigger; V(false) removes its three objects if they exist.
+      - Defaults to V(true) with O(identity=full) and V(false) with O(identity=default).
+      - Creating an event trigger needs a superuser.
+    type: bool
+notes:
+  - The transactions that change identities use C(synchronous_commit = off); a change lost in a crash
+    is made again by the next run.
+  - Installing the event trigger needs a superuser (on Amazon RDS and Aurora, the master user). The trigger
+    function is C(SECURITY DEFINER) and owned by that user, so any role's C(CREATE TABLE) works.
+seealso:
+  - name: REPLICA IDENTITY
+    description: ALTER TABLE ... REPLICA IDENTITY in the PostgreSQL documentation.
+    link: https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-REPLICA-IDENTITY
+  - name: Event triggers
+    description: How DDL event triggers work.
+    link: https://www.postgresql.org/docs/current/event-triggers.html
+"""
+
+EXAMPLES = r"""
+- name: Give every table in public REPLICA IDENTITY FULL, now and for tables created later
+  bemi.postgresql.bemi_replica_identity:
+    login_db: shop
+
+- name: Every non-system schema, except a busy queue table
+  bemi.postgresql.bemi_replica_identity:
+    login_db: shop
+    schemas: ['*']
+    exclude:
+      - jobs.queue
+    lock_timeout: 500ms
+    retries: 10
+
+- name: Only two tables, without the event trigger
+  bemi.postgresql.bemi_replica_identity:
+    login_db: shop
+    tables:
+      - orders
+      - '"Sales"."Order Items"'
+    track_new_tables: false
+
+- name: Stop tracking (back to DEFAULT, trigger removed)
+  bemi.postgresql.bemi_replica_identity:
+    login_db: shop
+    identity: default
+"""
+
+RETURN = r"""
+queries:
+  description: The statements that were run (or in check mode would be run), without the C(set_config) of each transaction.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ALTER TABLE \"public\".\"orders\" REPLICA IDENTITY FULL"]
+tables_changed:
+  description: The tables whose identity was changed (or in check mode would be), as C(schema.table).
+  returned: always
+  type: list
+  elements: str
+  sample: [public.orders, public.order_items]
+tables_failed:
+  description: The tables that stayed locked after every retry and were not changed; the task then fails.
+  returned: always
+  type: list
+  elements: str
+  sample: [public.busy_queue]
+event_trigger:
+  description: Whether the event trigger is installed after this run, as V(present) or V(absent).
+  returned: always
+  type: str
+  sample: present
+tracked_schemas:
+  description: The schemas the event trigger tracks after this run (V(['*']) for every non-system schema); empty when absent.
+  returned: always
+  type: list
+  elements: str
+  sample: [public]
+diff:
+  description:
+    - With C(--diff), C(before) and C(after) each hold C(tables) (table -> identity, for the tables that change)
+      and C(event_trigger) (its state, tracked schemas, tags and whether Bemi's original was replaced).
+  returned: when diff mode is on
+  type: dict
+  sample:
+    before:
+      tables: {public.orders: default}
+      event_trigger: {state: absent}
+    after:
+      tables: {public.orders: full}
+      event_trigger: {state: present, ours: true, schemas: [public], tags: [CREATE TABLE, CREATE TABLE AS, SELECT INTO], enabled: O}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    connect,
+    connection_argument_spec,
+    error_text,
+    DatabaseError,
+    query,
+    query_one,
+)
+from ansible_collections.bemi.postgresql.plugins.module_utils import event_trigger
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, PlanError, diff
+from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity import (
+    SCHEMAS_QUERY,
+    TABLES_QUERY,
+    ScopeError,
+    alter_statement,
+    check_lock_timeout,
+    identity_diff,
+    parse_schemas,
+    parse_tables,
+    plan_identities,
+    resolve_scope,
+)
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        identity=dict(type='str', choices=['full', 'default'], default='full'),
+        tables=dict(type='list', elements='str'),
+        schemas=dict(type='list', elements='str', default=['public']),
+        exclude=dict(type='list', elements='str', default=[]),
+        lock_timeout=dict(type='str', default='2s'),
+        retries=dict(type='int', default=5),
+        track_new_tables=dict(type='bool'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    track = params['track_new_tables']
+    if track is None:
+        track = params['identity'] == 'full'
+    if track and params['identity'] == 'default':
+        module.fail_json(msg='track_new_tables: true would give new tables FULL while identity: default removes it; '
+                             'use track_new_tables: false (the default with identity: default).')
+    if params['retries'] < 0:
+        module.fail_json(msg='retries must be 0 or more.')
+    try:
+        options = dict(
+            schemas=parse_schemas(params['schemas']),
+            tables=parse_tables(params['tables'], 'tables'),
+            exclude=parse_tables(params['exclude'], 'exclude'),
+            lock_timeout=check_lock_timeout(params['lock_timeout']),
+            track=track,
+        )
+    except ScopeError as exc:
+        module.fail_json(msg=str(exc))
+    if params['tables'] is not None and not options['tables']:
+        module.fail_json(msg='tables is an empty list; leave it out to use schemas.')
+
+    conn = connect(module)
+    try:
+        run(module, conn, options)
+    except PlanError as exc:
+        msg = 'Could not change the replica identity: %s' % exc.message
+        module.fail_json(msg=msg, queries=exc.executed)
+    except DatabaseError as exc:
+        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
+    finally:
+        conn.close()
+
+
+def run(module, conn, options):
+    rows = query(conn, TABLES_QUERY)
+    existing_schemas = set(row['name'] for row in query(conn, SCHEMAS_QUERY))
+    state = event_trigger.read_state(conn, query_one)
+    try:
+        scope, warnings = resolve_scope(rows, existing_schemas, options['tables'], options['schemas'],
+                                        options['exclude'])
+    except ScopeError as exc:
+        module.fail_json(msg=str(exc), queries=[])
+    for warning in warnings:
+        module.warn(warning)
+    identity = module.params['identity']
+    changes = plan_identities(rows, scope, identity)
+
+    # The trigger first: tables created while the existing ones are altered are then covered too.
+    plan = Plan()
+    if options['track']:
+        trigger_steps = event_trigger.plan_install(
+            state, event_trigger.function_body(conn, options['schemas']),
+            event_trigger.procedure_body(conn, options['schemas']))
+        if trigger_steps:
+            problem = event_trigger.privilege_problem(state, module.params['login_user'])
+            if problem:
+                module.fail_json(msg=problem, queries=[])
+    else:
+        trigger_steps = event_trigger.plan_remove(state)
+        if trigger_steps and not state['superuser'] and not state['provider_roles']:
+            module.fail_json(msg='Removing the event trigger needs a superuser. %s' % event_trigger.privilege_hints(state),
+                             queries=[])
+    plan.add_transaction(trigger_steps, label='event trigger')
+
+    settings = {'lock_timeout': options['lock_timeout'], 'synchronous_commit': 'off'}
+    for schema, table, dummy, new in changes:
+        plan.add_transaction([alter_statement(schema, table, new)], settings=settings,
+                             retries=module.params['retries'], label=display_table(schema, table))
+
+    try:
+        applied = plan.apply(conn, module.check_mode)
+    except PlanError as exc:
+        if exc.label == 'event trigger' and ('permission denied' in exc.message or 'must be' in exc.message):
+            exc.message = '%s %s' % (exc.message, event_trigger.privilege_hints(state))
+        raise
+
+    failed = list(applied.failed)
+    changed_tables = [display_table(schema, table) for schema, table, dummy, dummy2 in changes
+                      if display_table(schema, table) not in failed]
+    present = options['track']
+    tracked = options['schemas'] if present else []
+
+    before_tables, after_tables = identity_diff(changes)
+    for name in failed:
+        after_tables[name] = before_tables[name]
+    result = dict(
+        changed=applied.changed,
+        queries=applied.queries,
+        tables_changed=changed_tables,
+        tables_failed=failed,
+        event_trigger='present' if present else 'absent',
+        tracked_schemas=tracked,
+    )
+    result_diff = diff(module,
+                       {'tables': before_tables, 'event_trigger': event_trigger.describe(state)},
+                       {'tables': after_tables, 'event_trigger': event_trigger.describe_wanted(tracked, present)})
+    if result_diff is not None:
+        result['diff'] = result_diff
+    if failed:
+        module.fail_json(msg='These tables stayed locked for lock_timeout %s after %d retries and were not changed: %s. '
+                             'All other tables were changed. Re-run when they are less busy, or raise lock_timeout '
+                             'or retries.' % (options['lock_timeout'], module.params['retries'], ', '.join(failed)),
+                         **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
