@@ -14,12 +14,13 @@ import traceback
 
 NAME = None
 IMPORT_ERROR = None
-sql = None
+sql = None  # pylint: disable=invalid-name
+_rows = None
 
 try:
     import psycopg2 as _driver
     import psycopg2.extras
-    from psycopg2 import sql  # noqa: F811
+    from psycopg2 import sql  # noqa: F811 pylint: disable=unused-import
     NAME = 'psycopg2'
 except ImportError:
     IMPORT_ERROR = traceback.format_exc()
