@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.bemi.postgresql.plugins.module_utils import driver
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import PlanError
 # Re-exported, so that modules import the SQL composition module from one place.
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import (  # noqa: F401 pylint: disable=unused-import
     DatabaseError,
@@ -107,6 +108,23 @@ def connect(module):
     # Statements group themselves into transactions explicitly (see plan.py).
     conn.autocommit = True
     return conn
+
+
+def run_with_connection(module, work, failure):
+    """Open the module's one connection, call ``work(conn)``, and turn errors into clear failures.
+
+    ``failure`` starts the message of a statement that failed mid-plan (its
+    ``queries`` then say what had already run).
+    """
+    conn = connect(module)
+    try:
+        return work(conn)
+    except PlanError as exc:
+        module.fail_json(msg='%s: %s' % (failure, exc.message), queries=exc.executed)
+    except DatabaseError as exc:
+        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
+    finally:
+        conn.close()
 
 
 def server_version_num(conn):

@@ -51,6 +51,18 @@ _TRACKED_CONDITION = """(
             WHERE root.oid = pg_catalog.pg_partition_root(c.oid)
               AND {schema_test_rn})))"""
 
+# Both bodies end alike: each ALTER on its own, so one failure is a WARNING, never a failed command.
+_ALTER_EACH = """\
+  LOOP
+    BEGIN
+      EXECUTE pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', obj.nspname, obj.relname);
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %.%: %', obj.nspname, obj.relname, SQLERRM;
+    END;
+  END LOOP;
+END
+"""
+
 _FUNCTION_BODY = """
 {marker}
 {schemas_line}
@@ -70,15 +82,7 @@ BEGIN
       AND c.relpersistence <> 't'
       AND c.relreplident <> 'f'
       AND {tracked}
-  LOOP
-    BEGIN
-      EXECUTE pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', obj.nspname, obj.relname);
-    EXCEPTION WHEN OTHERS THEN
-      RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %.%: %', obj.nspname, obj.relname, SQLERRM;
-    END;
-  END LOOP;
-END
-"""
+""" + _ALTER_EACH
 
 _PROCEDURE_BODY = """
 {marker}
@@ -99,15 +103,7 @@ BEGIN
                       WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                         AND d.objid = c.oid AND d.deptype = 'e')
       AND {tracked}
-  LOOP
-    BEGIN
-      EXECUTE pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', obj.nspname, obj.relname);
-    EXCEPTION WHEN OTHERS THEN
-      RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %.%: %', obj.nspname, obj.relname, SQLERRM;
-    END;
-  END LOOP;
-END
-"""
+""" + _ALTER_EACH
 
 
 def schemas_line(schemas):

@@ -238,10 +238,8 @@ role:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
-    connect,
     connection_argument_spec,
-    error_text,
-    DatabaseError,
+    run_with_connection,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name
 from ansible_collections.bemi.postgresql.plugins.module_utils.info import OptionError, assess, gather, parse_size
@@ -270,13 +268,7 @@ def main():
     if not options['schemas']:
         module.fail_json(msg='schemas must name at least one schema (or * for all).', changed=False, queries=[])
 
-    conn = connect(module)
-    try:
-        report = assess(gather(conn, options), options)
-    except DatabaseError as exc:
-        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), changed=False, queries=[])
-    finally:
-        conn.close()
+    report = run_with_connection(module, lambda conn: assess(gather(conn, options), options), 'Could not read the report')
     module.exit_json(changed=False, queries=[], **report)
 
 

@@ -197,18 +197,16 @@ publication:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
-    connect,
     connection_argument_spec,
-    error_text,
-    DatabaseError,
     query_one,
+    run_with_connection,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import (
     IdentifierError,
     parse_name,
     parse_table,
 )
-from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, PlanError, diff
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.publication import (
     RESOLVE_QUERY,
     Publication,
@@ -240,16 +238,8 @@ def main():
                            mutually_exclusive=[['tables', 'schemas']])
     scope, tables, schemas = parse_scope(module)
 
-    conn = connect(module)
-    try:
-        run(module, conn, scope, tables, schemas)
-    except PlanError as exc:
-        module.fail_json(msg='Could not change publication %s: %s' % (module.params['name'], exc.message),
-                         queries=exc.executed)
-    except DatabaseError as exc:
-        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
-    finally:
-        conn.close()
+    run_with_connection(module, lambda conn: run(module, conn, scope, tables, schemas),
+                        'Could not change publication %s' % module.params['name'])
 
 
 def parse_scope(module):

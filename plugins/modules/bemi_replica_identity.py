@@ -180,12 +180,10 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
-    connect,
     connection_argument_spec,
-    error_text,
-    DatabaseError,
     query,
     query_one,
+    run_with_connection,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils import event_trigger
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table
@@ -238,16 +236,7 @@ def main():
     if params['tables'] is not None and not options['tables']:
         module.fail_json(msg='tables is an empty list; leave it out to use schemas.')
 
-    conn = connect(module)
-    try:
-        run(module, conn, options)
-    except PlanError as exc:
-        msg = 'Could not change the replica identity: %s' % exc.message
-        module.fail_json(msg=msg, queries=exc.executed)
-    except DatabaseError as exc:
-        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
-    finally:
-        conn.close()
+    run_with_connection(module, lambda conn: run(module, conn, options), 'Could not change the replica identity')
 
 
 def run(module, conn, options):

@@ -197,15 +197,13 @@ role:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
-    connect,
     connection_argument_spec,
-    error_text,
-    DatabaseError,
     query,
     query_one,
+    run_with_connection,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name
-from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, PlanError, Step, diff
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, Step, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
     GRANTS_QUERY,
     RoleError,
@@ -251,15 +249,7 @@ def main():
     if params['connection_limit'] < -1:
         module.fail_json(msg='connection_limit must be -1 (no limit) or more.', queries=[])
 
-    conn = connect(module)
-    try:
-        run(module, conn, schemas)
-    except PlanError as exc:
-        module.fail_json(msg='Could not change role %s: %s' % (params['name'], exc.message), queries=exc.executed)
-    except DatabaseError as exc:
-        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
-    finally:
-        conn.close()
+    run_with_connection(module, lambda conn: run(module, conn, schemas), 'Could not change role %s' % params['name'])
 
 
 def can_read_authid(conn):

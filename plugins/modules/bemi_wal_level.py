@@ -128,14 +128,12 @@ max_wal_senders:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
-    connect,
     connection_argument_spec,
-    error_text,
-    DatabaseError,
     query_one,
+    run_with_connection,
     sql,
 )
-from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, PlanError, diff
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import (
     detect_managed_service,
     read_settings,
@@ -168,15 +166,7 @@ def main():
     if any(value < 1 for value in minimums.values()):
         module.fail_json(msg='min_replication_slots and min_wal_senders must be at least 1.')
 
-    conn = connect(module)
-    try:
-        run(module, conn, minimums)
-    except PlanError as exc:
-        module.fail_json(msg='Could not change the settings: %s' % exc.message, queries=exc.executed)
-    except DatabaseError as exc:
-        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
-    finally:
-        conn.close()
+    run_with_connection(module, lambda conn: run(module, conn, minimums), 'Could not change the settings')
 
 
 def run(module, conn, minimums):
