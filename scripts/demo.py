@@ -1,0 +1,207 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""`make demo`: the collection on a throwaway PostgreSQL, from dry run to a decoded change.
+
+1. starts a throwaway server (Debian's PostgreSQL 15, else the embedded npm build)
+   on a free port, in a temporary directory: a server you already run is never touched;
+2. creates a small app database;
+3. rolls bemi.postgresql.rollout over it with --check --diff, for real, and again;
+4. prints the bemi_info readiness report as a short summary;
+5. UPDATEs and DELETEs a row of a table without a primary key and shows the
+   decoded change with its full "before" row, through a temporary slot;
+6. stops and removes the server, also on Ctrl-C or an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import pgserver  # noqa: E402
+
+BIN = os.path.dirname(sys.executable)
+
+APP_SQL = """
+CREATE SCHEMA billing;
+CREATE TABLE public.customers (id bigint PRIMARY KEY, name text NOT NULL, email text);
+CREATE TABLE public.page_views (customer_id bigint, path text, viewed_at timestamptz DEFAULT now());
+CREATE TABLE billing.invoices (id bigint PRIMARY KEY, customer_id bigint, total numeric(10, 2), status text);
+CREATE TABLE public.measurements (id bigint, taken_on date NOT NULL, value numeric) PARTITION BY RANGE (taken_on);
+CREATE TABLE public.measurements_2026 PARTITION OF public.measurements
+  FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO public.customers VALUES (1, 'Ada', 'ada@example.com'), (2, 'Grace', 'grace@example.com');
+INSERT INTO public.page_views (customer_id, path) VALUES (1, '/pricing'), (2, '/docs');
+INSERT INTO billing.invoices VALUES (10, 1, 120.00, 'open');
+INSERT INTO public.measurements VALUES (1, '2026-11-26', 42);
+"""
+
+
+def step(text):
+    print('\n\033[1m==> %s\033[0m' % text, flush=True)
+
+
+def run(argv, env, check=True, quiet=False):
+    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, check=False)
+    if not quiet:
+        print(proc.stdout, end='', flush=True)
+    if check and proc.returncode != 0:
+        if quiet:
+            print(proc.stdout)
+        raise SystemExit('demo: %s failed (exit %d)' % (os.path.basename(argv[0]), proc.returncode))
+    return proc
+
+
+def pick_major():
+    return 15 if pgserver.debian_bindir(15) else 18
+
+
+def write_inventory(workdir, cluster, password):
+    inventory = {
+        'all': {
+            'hosts': {
+                'demo-db': {
+                    'ansible_connection': 'local',
+                    'ansible_python_interpreter': sys.executable,
+                    'bemi_login_unix_socket': cluster.socket_dir,
+                    'bemi_login_port': cluster.port,
+                    'bemi_password': password,
+                    'bemi_databases': [{'name': 'app'}],
+                    'bemi_restart_method': 'pg_ctl',
+                    'bemi_data_directory': cluster.data_dir,
+                    'bemi_pg_ctl': os.path.join(cluster.bindir, 'pg_ctl'),
+                    'bemi_pg_ctl_log_file': cluster.log_file,
+                    'bemi_pg_ctl_runuser': os.geteuid() == 0,
+                },
+            },
+        },
+    }
+    path = os.path.join(workdir, 'inventory.json')
+    with open(path, 'w') as handle:
+        json.dump(inventory, handle, indent=2)
+    return path
+
+
+def summarize(report):
+    wal = report['wal_level']
+    lines = [
+        'PostgreSQL %s, wal_level %s (configured %s), restart pending: %s'
+        % (report['server_version'], wal['running'], wal['configured'], 'yes' if report['restart_required'] else 'no'),
+    ]
+    publication = report.get('publication')
+    if publication:
+        scope = 'all tables' if publication['all_tables'] else ', '.join(publication['tables'] or publication['schemas'])
+        lines.append('publication %s: %s (%s)' % (publication['name'], scope, ', '.join(publication['operations'])))
+    else:
+        lines.append('publication: missing')
+    trigger = report.get('event_trigger') or {}
+    lines.append('event trigger: %s' % ('present, enabled, up to date' if trigger.get('present') and trigger.get(
+        'enabled') and trigger.get('up_to_date') else json.dumps(trigger)))
+    role = report.get('role') or {}
+    lines.append('role %s: %s' % (role.get('name', 'bemi'), 'exists' if role.get('exists') else 'missing'))
+    lines.append('tables without FULL identity: %s' % (', '.join(report['tables_without_full_identity']) or 'none'))
+    lines.append('tables without a primary key: %s (fine with FULL identity)'
+                 % (', '.join(report['tables_without_primary_key']) or 'none'))
+    lines.append('ready: %s' % report['ready'])
+    for problem in report['problems']:
+        lines.append('problem: %s' % problem)
+    for note in report.get('notes', []):
+        lines.append('note: %s' % note)
+    return '\n'.join('  ' + line for line in lines)
+
+
+def decode_change(cluster):
+    conn = cluster.connect(dbname='app')
+    try:
+        with conn.cursor() as cur:
+            # Temporary: dropped when this session ends, whatever happens.
+            cur.execute("SELECT pg_create_logical_replication_slot('bemi_demo', 'test_decoding', true)")
+            cur.execute("SET synchronous_commit = on")
+            cur.execute("UPDATE public.page_views SET path = '/pricing/enterprise' WHERE customer_id = 1")
+            cur.execute("DELETE FROM public.page_views WHERE customer_id = 2")
+            cur.execute("SELECT data FROM pg_logical_slot_get_changes('bemi_demo', NULL, NULL) "
+                        "WHERE data NOT LIKE 'BEGIN%%' AND data NOT LIKE 'COMMIT%%'")
+            changes = [row[0] for row in cur.fetchall()]
+            cur.execute("SELECT pg_drop_replication_slot('bemi_demo')")
+    finally:
+        conn.close()
+    return changes
+
+
+def main():
+    env = dict(os.environ)
+    workdir = tempfile.mkdtemp(prefix='bemi-demo-')
+    env.update({
+        'PATH': BIN + os.pathsep + env.get('PATH', ''),
+        'ANSIBLE_COLLECTIONS_PATH': os.path.join(ROOT, '.cache', 'collections'),
+        'ANSIBLE_LOCALHOST_WARNING': 'false',
+        'ANSIBLE_REMOTE_TEMP': os.path.join(workdir, 'tmp'),
+        'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_DEPRECATION_WARNINGS': 'false',
+        # Shorter transcripts: what was skipped is noise in a demo.
+        'ANSIBLE_DISPLAY_SKIPPED_HOSTS': 'false',
+    })
+    subprocess.run([os.path.join(HERE, 'link-collection.sh')], env=env, check=True)
+    started = time.time()
+    cluster = None
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        major = pick_major()
+        step('Starting a throwaway PostgreSQL %d (wal_level = replica, as installed)' % major)
+        cluster = pgserver.Cluster(major, name='demo').init({'log_statement': "'none'"}).start()
+        print('  port %d, data in %s' % (cluster.port, cluster.data_dir))
+        cluster.query('CREATE DATABASE app')
+        cluster.query(APP_SQL, dbname='app')
+        print('  database app: customers, page_views (no primary key), billing.invoices, measurements (partitioned)')
+
+        inventory = write_inventory(workdir, cluster, secrets.token_urlsafe(18))
+        playbook = [os.path.join(BIN, 'ansible-playbook'), 'bemi.postgresql.rollout', '-i', inventory]
+
+        step('Dry run: ansible-playbook bemi.postgresql.rollout --check --diff (nothing changes)')
+        run(playbook + ['--check', '--diff'], env)
+        step('Real run (one restart, for wal_level)')
+        run(playbook, env)
+        step('Second run: nothing left to change')
+        second = run(playbook, env)
+        if 'changed=0' not in second.stdout:
+            raise SystemExit('demo: the second run changed something')
+
+        step('Readiness report (bemi.postgresql.bemi_info)')
+        args = {'login_unix_socket': cluster.socket_dir, 'login_port': cluster.port, 'login_db': 'app'}
+        proc = run([os.path.join(BIN, 'ansible'), 'demo-db', '-i', inventory, '-m', 'bemi.postgresql.bemi_info',
+                    '-a', json.dumps(args), '-o'], env, quiet=True)
+        report = json.loads(proc.stdout.split('=>', 1)[1])
+        print(summarize(report))
+
+        step('What Bemi receives: UPDATE and DELETE on page_views (no primary key), decoded')
+        for change in decode_change(cluster):
+            print('  ' + change)
+        print('  The old-key part is the whole "before" row: that is REPLICA IDENTITY FULL at work.')
+    except KeyboardInterrupt:
+        print('\ndemo: interrupted', file=sys.stderr)
+        return 130
+    finally:
+        if cluster is not None:
+            step('Stopping and removing the throwaway server')
+            cluster.destroy()
+        subprocess.run(['rm', '-rf', workdir], check=False)
+    print('\ndemo finished in %d s' % (time.time() - started))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

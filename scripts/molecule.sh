@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Run Molecule scenarios of extensions/molecule against this work tree:
+#   scripts/molecule.sh                 all scenarios
+#   scripts/molecule.sh default check   those scenarios
+# Each host of a scenario is a PostgreSQL server on this machine (no containers).
+# Needs root (servers run as the postgres OS user) and the binaries of
+# `scripts/pgserver.py install`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$root/.venv/bin:$PATH"
+# The collection resolves to this tree (prerun is off, so Molecule installs no copy).
+export ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections"
+scripts/link-collection.sh
+# Local connections to named hosts put their temp files in the OS user's home otherwise.
+export ANSIBLE_REMOTE_TEMP="$root/.cache/ansible-tmp"
+export ANSIBLE_LOCAL_TEMP="$root/.cache/ansible-tmp"
+export ANSIBLE_HOME="$root/.cache/ansible-home"
+export MOLECULE_EPHEMERAL_DIRECTORY_ROOT="$root/.cache/molecule"
+export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0}
+export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
+mkdir -p "$ANSIBLE_REMOTE_TEMP" "$ANSIBLE_HOME"
+if [ $# -eq 0 ]; then
+  set -- default check absent fleet faults
+fi
+python3 scripts/pgserver.py install 13,14,15,16,17,18 >/dev/null
+for scenario in "$@"; do
+  [ -f "extensions/molecule/$scenario/molecule.yml" ] || { echo "no scenario $scenario" >&2; exit 2; }
+  start=$(date +%s)
+  molecule test -s "$scenario"
+  echo "molecule scenario $scenario passed in $(( $(date +%s) - start )) s"
+done
