@@ -13,14 +13,15 @@ COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
 # ansible-test keeps its venvs and its pip bootstrap under $HOME: keep ours in the tree.
 TEST_HOME := $(CURDIR)/.cache/home
 
-.PHONY: help demo venv pg test lint docs-lint sanity units integration molecule build-check bench clean
+.PHONY: help demo venv pg test lint docs docs-lint ee-check sanity units integration molecule build-check bench clean
 
 help:
 	@echo "make demo          a throwaway PostgreSQL: dry run, rollout, readiness report, a decoded change"
 	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
 	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults)"
-	@echo "make lint | docs-lint | sanity | units | build-check"
+	@echo "make docs          regenerate docs/reference from the code"
+	@echo "make lint | docs-lint | sanity | units | build-check | ee-check"
 	@echo "make bench         benchmarks of the replica identity module and trigger (not part of make test)"
 
 $(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt
@@ -42,7 +43,7 @@ demo: venv
 pg: venv
 	$(BIN)/python scripts/pgserver.py install $(PG_VERSIONS)
 
-test: lint docs-lint sanity units integration molecule build-check
+test: lint docs-lint sanity units integration molecule build-check ee-check
 	@echo "make test: all passed"
 
 lint: venv
@@ -61,9 +62,20 @@ sanity: venv $(COLLECTION_COPY)
 	cd $(COLLECTION_COPY) && HOME=$(TEST_HOME) PATH=$(CURDIR)/$(BIN):$$PATH \
 	  $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --color no
 
+# docs/reference is generated from the code; docs-lint fails when it is stale.
+docs: venv
+	scripts/docs.sh
+
 docs-lint: venv $(COLLECTION_COPY)
 	cd $(COLLECTION_COPY) && PATH=$(CURDIR)/$(BIN):$$PATH \
 	  $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	scripts/docs.sh --check
+	$(BIN)/python scripts/check-doc-links.py
+	cd $(COLLECTION_COPY) && $(CURDIR)/$(BIN)/antsibull-changelog lint
+
+# The execution environment definition (AWX / AAP) builds a context with our requirements.
+ee-check: venv
+	scripts/ee-check.sh
 
 units: venv $(COLLECTION_COPY)
 	cd $(COLLECTION_COPY) && HOME=$(TEST_HOME) PATH=$(CURDIR)/$(BIN):$$PATH \

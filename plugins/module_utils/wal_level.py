@@ -25,6 +25,22 @@ def plan_settings(state, minimums, settings):
     return changes
 
 
+LOGICAL_SLOTS_QUERY = "SELECT slot_name::text AS name FROM pg_replication_slots WHERE slot_type = 'logical' ORDER BY 1"
+
+
+def slots_block_reset(wal_level_after, slot_names):
+    """The refusal when a lower wal_level would stop the server from starting, else None.
+
+    PostgreSQL refuses to start below wal_level = logical while a logical slot exists.
+    """
+    if wal_level_after == WANTED_WAL_LEVEL or not slot_names:
+        return None
+    return ('Refusing to reset wal_level to %s: logical replication slots exist (%s), and PostgreSQL refuses to '
+            'start with wal_level below logical while they do. Fix: drop them first '
+            "(SELECT pg_drop_replication_slot('<name>') in each slot's database), then run again."
+            % (wal_level_after, ', '.join(slot_names)))
+
+
 def predicted_configured(changes, settings):
     """The configured values once ``changes`` are made, for check mode."""
     after = dict((name, settings[name].configured) for name in settings)

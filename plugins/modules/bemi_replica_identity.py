@@ -20,13 +20,13 @@ description:
     a re-run completes them.
   - With O(track_new_tables=true), installs a DDL event trigger so that tables created later in O(schemas)
     get C(REPLICA IDENTITY FULL) too. It keeps the three names of Bemi's published SQL, procedure
-    C(public._bemi_set_replica_identity()), function C(public._bemi_set_replica_identity_func()) and event trigger
+    C(public._bemi_set_replica_identity), function C(public._bemi_set_replica_identity_func) and event trigger
     C(_bemi_set_replica_identity_trigger), so a server set up by hand is adopted (the bodies are replaced and
-    the change reported), but not Bemi's bodies. The function reads only C(pg_event_trigger_ddl_commands()),
+    the change reported), but not Bemi's bodies. The function reads only what C(pg_event_trigger_ddl_commands) returns,
     touches only the tables the current command created (also by C(CREATE TABLE AS) and C(SELECT INTO)),
     has a pinned C(search_path) and schema-qualified names, runs as its owner (C(SECURITY DEFINER)), and
     turns any failure into a warning instead of failing the user's DDL.
-  - The procedure, run by hand with C(CALL public._bemi_set_replica_identity()), brings every tracked table to FULL.
+  - The procedure C(public._bemi_set_replica_identity), called by hand (C(CALL) with no arguments), brings every tracked table to FULL.
 author:
   - Bemi (@BemiHQ)
 extends_documentation_fragment:

@@ -15,7 +15,7 @@ description:
     C(pg_file_settings)), not only the running one. A second run before the restart is
     therefore C(changed=false) and still reports RV(restart_required=true).
   - Changes are made with C(ALTER SYSTEM), which writes C(postgresql.auto.conf), followed by
-    C(pg_reload_conf()). A value given in C(postgresql.conf) is reported in a warning, never edited.
+    a call of C(pg_reload_conf). A value given in C(postgresql.conf) is reported in a warning, never edited.
   - The module never restarts PostgreSQL. It reports RV(restart_required); the
     C(bemi.postgresql.tracking) role restarts when that is true.
 author:
@@ -50,6 +50,8 @@ notes:
     where C(ALTER SYSTEM) is not allowed.
   - With C(allow_alter_system = off) (PostgreSQL 17 and newer) it fails with the fix.
   - C(wal_level), C(max_replication_slots) and C(max_wal_senders) only change at a restart.
+  - O(state=absent) refuses, changing nothing, while logical replication slots exist, because PostgreSQL would not
+    start again with a lower C(wal_level). Drop the slots first.
 seealso:
   - name: wal_level
     description: The PostgreSQL documentation of the setting.
@@ -129,6 +131,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     connection_argument_spec,
+    query,
     query_one,
     run_with_connection,
     sql,
@@ -140,11 +143,13 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings im
     restart_pending,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
+    LOGICAL_SLOTS_QUERY,
     REPORTED,
     alter_privilege_problem,
     plan_settings,
     predicted_configured,
     privileges_query,
+    slots_block_reset,
 )
 
 
@@ -179,6 +184,11 @@ def run(module, conn, minimums):
                     'and changes cannot be predicted exactly. Fix: run as a superuser, or '
                     'GRANT SELECT ON pg_file_settings and EXECUTE ON FUNCTION pg_show_all_file_settings() to this role.'
                     % module.params['login_user'])
+    if module.params['state'] == 'absent' and changes:
+        slots = [row['name'] for row in query(conn, LOGICAL_SLOTS_QUERY)]
+        refusal = slots_block_reset(predicted_configured(changes, settings)['wal_level'], slots)
+        if refusal:
+            module.fail_json(msg=refusal, queries=[])
     can_reload = True
     if changes:
         can_reload = refuse_unless_allowed(module, conn, changes, settings)

@@ -85,6 +85,17 @@ def test_replica_to_logical_and_back(server):
     server.restart()
     assert server.scalar("SELECT current_setting('max_replication_slots')") == '25'
 
+    # absent while a logical slot exists: refused, since the server would not start again.
+    server.query("SELECT pg_create_logical_replication_slot('bemi', 'test_decoding')")
+    before = snapshot(server)
+    for check in (True, False):
+        refused = run_module('bemi_wal_level', dict(args, state='absent'), check=check)
+        assert refused.failed
+        assert 'logical replication slots exist (bemi)' in refused['msg']
+        assert "pg_drop_replication_slot('<name>')" in refused['msg']
+    assert snapshot(server) == before
+    server.query("SELECT pg_drop_replication_slot('bemi')")
+
     # absent: RESET, which brings back the default at the next start.
     reset = check_then_apply(server, dict(args, state='absent'))
     assert reset['queries'] == RESET

@@ -6,6 +6,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
     plan_settings,
     predicted_configured,
     privileges_query,
+    slots_block_reset,
 )
 
 AUTO = '/data/postgresql.auto.conf'
@@ -67,3 +68,10 @@ def test_privilege_problems_name_the_fix():
     assert 'allow_alter_system = off' in alter_privilege_problem(facts(superuser=True, allow='off'), ['wal_level'], 'x', None)
     managed = alter_privilege_problem(facts(), ['wal_level'], 'x', ('Amazon RDS / Aurora', 'set rds.logical_replication = 1'))
     assert 'Amazon RDS' in managed and 'rds.logical_replication' in managed
+
+
+def test_reset_is_refused_while_logical_slots_exist():
+    assert slots_block_reset('replica', []) is None
+    assert slots_block_reset('logical', ['bemi']) is None
+    message = slots_block_reset('replica', ['bemi', 'other'])
+    assert 'logical replication slots exist (bemi, other)' in message
