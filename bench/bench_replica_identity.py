@@ -37,33 +37,12 @@ from ansible_run import ansible_env, collections_path  # noqa: E402
 
 MODES = ('bare', 'bemi', 'ours')
 
-# Bemi's manual SQL as published (DESIGN.md, "Known defects of the manual SQL"), with its
-# three names prefixed by "manual" so that it can sit beside ours and be switched on and off.
-BEMI_MANUAL_SQL = """
-CREATE OR REPLACE PROCEDURE manual_bemi_set_replica_identity() AS $$
-DECLARE
-  current_tablename TEXT;
-BEGIN
-  FOR current_tablename IN
-    SELECT t.tablename FROM pg_tables t
-    LEFT JOIN pg_class c ON t.tablename = c.relname
-    WHERE t.schemaname = 'public' AND c.relreplident <> 'f'
-  LOOP
-    EXECUTE format('ALTER TABLE %I REPLICA IDENTITY FULL', current_tablename);
-  END LOOP;
-END
-$$ LANGUAGE plpgsql;
-
-CREATE OR REPLACE FUNCTION manual_bemi_set_replica_identity_func() RETURNS event_trigger AS $$
-BEGIN
-  CALL manual_bemi_set_replica_identity();
-END
-$$ LANGUAGE plpgsql;
-
-CREATE EVENT TRIGGER bemi_manual_trigger ON ddl_command_end
-WHEN TAG IN ('CREATE TABLE')
-EXECUTE FUNCTION manual_bemi_set_replica_identity_func();
-"""
+# Bemi's manual SQL as published (tests/fixtures), with its three names prefixed by "manual"
+# so that it can sit beside ours and be switched on and off.
+with open(os.path.join(ROOT, 'tests', 'fixtures', 'bemi_manual_trigger.sql')) as _handle:
+    BEMI_MANUAL_SQL = (_handle.read()
+                       .replace('_bemi_set_replica_identity_trigger', 'bemi_manual_trigger')
+                       .replace('_bemi_set_replica_identity', 'manual_bemi_set_replica_identity'))
 
 
 def env_int(name, default):

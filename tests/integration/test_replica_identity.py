@@ -26,34 +26,10 @@ CREATE_PROCEDURE = 'CREATE OR REPLACE PROCEDURE "public"."_bemi_set_replica_iden
 CREATE_FUNCTION = ('CREATE OR REPLACE FUNCTION "public"."_bemi_set_replica_identity_func"() RETURNS event_trigger '
                    'LANGUAGE plpgsql SECURITY DEFINER')
 
-# Bemi's manual SQL as published (see DESIGN.md): joins pg_tables to pg_class on the name
-# only, ALTERs unqualified, calls the procedure unqualified, fires on CREATE TABLE only.
-BEMI_MANUAL_SQL = """
-CREATE OR REPLACE PROCEDURE _bemi_set_replica_identity() AS $$
-DECLARE
-  current_tablename TEXT;
-BEGIN
-  FOR current_tablename IN
-    SELECT t.tablename FROM pg_tables t
-    LEFT JOIN pg_class c ON t.tablename = c.relname
-    WHERE t.schemaname = 'public' AND c.relreplident <> 'f'
-  LOOP
-    EXECUTE format('ALTER TABLE %I REPLICA IDENTITY FULL', current_tablename);
-  END LOOP;
-END
-$$ LANGUAGE plpgsql;
-
-CREATE OR REPLACE FUNCTION _bemi_set_replica_identity_func() RETURNS event_trigger AS $$
-BEGIN
-  CALL _bemi_set_replica_identity();
-END
-$$ LANGUAGE plpgsql;
-
-DROP EVENT TRIGGER IF EXISTS _bemi_set_replica_identity_trigger;
-CREATE EVENT TRIGGER _bemi_set_replica_identity_trigger ON ddl_command_end
-WHEN TAG IN ('CREATE TABLE')
-EXECUTE FUNCTION _bemi_set_replica_identity_func();
-"""
+# Bemi's manual SQL as published, with its known defects.
+with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures',
+                       'bemi_manual_trigger.sql')) as _handle:
+    BEMI_MANUAL_SQL = _handle.read()
 
 
 class Db(object):

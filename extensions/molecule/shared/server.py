@@ -63,10 +63,10 @@ def main(argv):
         server.start()
     elif command == 'sql':
         port, dbname, path = argv[3], argv[4], argv[5]
-        with open(path) as handle:
-            subprocess.run(pgserver.as_server_user(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', base,
-                                                    '-p', port, '-U', 'postgres', '-d', dbname]),
-                           stdin=handle, check=True)
+        # -f (not stdin), so that \ir in the file includes relative to the file.
+        subprocess.run(pgserver.as_server_user(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', base,
+                                                '-p', port, '-U', 'postgres', '-d', dbname,
+                                                '-f', os.path.abspath(path)]), check=True)
     elif command == 'stop':
         cluster(base).stop()
     elif command == 'start':
