@@ -205,27 +205,23 @@ def revoke_from_public(name):
     return sql.SQL('REVOKE ALL ON PROCEDURE {}.{}() FROM PUBLIC').format(sql.Identifier(SCHEMA), sql.Identifier(name))
 
 
-STATE_QUERY = """
-SELECT
+# The procedure and the function are read alike; only the procedure can be
+# executed by PUBLIC by default (a function returning event_trigger cannot be called).
+_ROUTINE_STATE = """
   (SELECT pg_catalog.json_build_object(
             'kind', p.prokind, 'source', p.prosrc, 'definer', p.prosecdef, 'config', p.proconfig,
-            'owner_super', o.rolsuper, 'public_execute', p.proacl IS NULL
-              OR pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE'),
+            'owner_super', o.rolsuper, 'public_execute', {public_execute},
             'returns', p.prorettype::pg_catalog.regtype::text, 'language', l.lanname)
    FROM pg_catalog.pg_proc AS p
    JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
    JOIN pg_catalog.pg_roles AS o ON o.oid = p.proowner
    JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang
-   WHERE n.nspname = %(schema)s AND p.proname = %(procedure)s AND p.pronargs = 0) AS procedure,
-  (SELECT pg_catalog.json_build_object(
-            'kind', p.prokind, 'source', p.prosrc, 'definer', p.prosecdef, 'config', p.proconfig,
-            'owner_super', o.rolsuper, 'public_execute', false,
-            'returns', p.prorettype::pg_catalog.regtype::text, 'language', l.lanname)
-   FROM pg_catalog.pg_proc AS p
-   JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
-   JOIN pg_catalog.pg_roles AS o ON o.oid = p.proowner
-   JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang
-   WHERE n.nspname = %(schema)s AND p.proname = %(function)s AND p.pronargs = 0) AS function,
+   WHERE n.nspname = %(schema)s AND p.proname = %({name})s AND p.pronargs = 0) AS {name},"""
+
+STATE_QUERY = "SELECT" + _ROUTINE_STATE.format(
+    name='procedure',
+    public_execute="p.proacl IS NULL\n              OR pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')",
+) + _ROUTINE_STATE.format(name='function', public_execute='false') + """
   (SELECT pg_catalog.json_build_object(
             'event', e.evtevent, 'tags', e.evttags, 'enabled', e.evtenabled,
             'function_schema', fn.nspname, 'function_name', f.proname)
