@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import ALL_SCHEMAS, user_schema_test
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
 
 SCHEMA = 'public'
@@ -34,7 +35,6 @@ TAGS = ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
 MARKER = '-- bemi.postgresql event trigger v1'
 SCHEMAS_PREFIX = '-- bemi.postgresql tracked schemas: '
 SEARCH_PATH = 'pg_catalog, pg_temp'
-ALL_SCHEMAS = '*'
 
 # Roles of managed services that may be allowed to create event triggers without
 # being superuser; the attempt is then made, and a refusal explained.
@@ -97,8 +97,7 @@ BEGIN
     WHERE c.relkind IN ('r', 'p')
       AND c.relpersistence <> 't'
       AND c.relreplident <> 'f'
-      AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
-      AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+      AND {user_schema}
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
                       WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                         AND d.objid = c.oid AND d.deptype = 'e')
@@ -113,9 +112,10 @@ def schemas_line(schemas):
 def parse_schemas_line(source):
     """The tracked schemas written in a function source, or None when there is no valid line."""
     for line in (source or '').splitlines():
-        if line.startswith(SCHEMAS_PREFIX):
+        line = line.strip()
+        if line.startswith(SCHEMAS_PREFIX.strip()):
             try:
-                value = json.loads(line[len(SCHEMAS_PREFIX):])
+                value = json.loads(line[len(SCHEMAS_PREFIX.strip()):])
             except ValueError:
                 return None
             if isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -125,15 +125,13 @@ def parse_schemas_line(source):
 
 
 def is_ours(source):
-    return MARKER in (source or '').splitlines()
+    return any(line.strip() == MARKER for line in (source or '').splitlines())
 
 
 def _schema_test(expr, schemas):
     """SQL that is true when the schema name ``expr`` is tracked."""
     if list(schemas) == [ALL_SCHEMAS]:
-        # User schemas cannot start with pg_ (reserved), so this leaves out pg_catalog, pg_toast, pg_temp_*.
-        return sql.SQL("(NOT pg_catalog.starts_with({0}::text, 'pg_') AND {0} <> 'information_schema')").format(
-            sql.SQL(expr))
+        return user_schema_test(expr)
     return sql.SQL('{}::text = ANY ({}::text[])').format(sql.SQL(expr), sql.Literal(sorted(schemas)))
 
 
@@ -150,7 +148,8 @@ def function_body(conn, schemas):
 
 def procedure_body(conn, schemas):
     return sql.SQL(_PROCEDURE_BODY).format(
-        marker=sql.SQL(MARKER), function=sql.SQL(FUNCTION), tracked=_tracked(schemas)).as_string(conn)
+        marker=sql.SQL(MARKER), function=sql.SQL(FUNCTION), tracked=_tracked(schemas),
+        user_schema=user_schema_test('n.nspname')).as_string(conn)
 
 
 def _dollar_tag(body):

@@ -11,7 +11,6 @@ so every rule is unit-tested with hand-made fact dicts.
 
 from __future__ import annotations
 
-import json
 import re
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
@@ -20,20 +19,17 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     query,
     query_one,
 )
+from ansible_collections.bemi.postgresql.plugins.module_utils import event_trigger
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYSTEM_SCHEMA_PARAMS, USER_SCHEMA_CONDITION
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
+from ansible_collections.bemi.postgresql.plugins.module_utils.publication import OPERATIONS
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import read_settings, restart_pending
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
 SETTINGS = ('wal_level', 'max_replication_slots', 'max_wal_senders', 'max_slot_wal_keep_size')
 # Settings whose running and configured values are reported; a difference means a restart is pending.
 RESTART_SETTINGS = ('wal_level', 'max_replication_slots', 'max_wal_senders')
 
-TRIGGER_NAME = '_bemi_set_replica_identity_trigger'
-TRIGGER_FUNCTION = '_bemi_set_replica_identity_func'
-TRIGGER_PROCEDURE = '_bemi_set_replica_identity'
-TRIGGER_MARKER = '-- bemi.postgresql event trigger v1'
-TRACKED_SCHEMAS_MARKER = '-- bemi.postgresql tracked schemas:'
-OPERATIONS = ('insert', 'update', 'delete', 'truncate')
-SYSTEM_SCHEMA_PATTERN = '^(pg_catalog|information_schema|pg_toast|pg_temp_[0-9]+|pg_toast_temp_[0-9]+)$'
 
 # How many table names a problem sentence spells out; the full lists are in the report.
 MAX_NAMED = 10
@@ -63,7 +59,7 @@ SLOTS_QUERY = (
 
 def publication_query(server_version):
     """One row for the publication, with its explicit tables and (15+) schemas, or none."""
-    if server_version >= 150000:
+    if supports(server_version, 'publication_schemas'):
         schemas = ("(SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}') "
                    "FROM pg_publication_namespace pn JOIN pg_namespace n ON n.oid = pn.pnnspid "
                    "WHERE pn.pnpubid = p.oid)")
@@ -96,7 +92,7 @@ TABLES_QUERY = (
     "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_primary_key, "
     "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident) AS has_identity_index, "
     "c.oid IN (SELECT oid FROM published) AS published, "
-    "(n.nspname = ANY(%(schemas)s) OR (%(all_schemas)s AND n.nspname !~ %(system)s)) AS in_schemas, "
+    "(n.nspname = ANY(%(schemas)s) OR (%(all_schemas)s AND " + USER_SCHEMA_CONDITION + ")) AS in_schemas, "
     "CASE WHEN c.oid IN (SELECT oid FROM published) THEN "
     " has_table_privilege((SELECT oid FROM role), c.oid, 'SELECT') END AS role_can_select "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -104,7 +100,7 @@ TABLES_QUERY = (
     "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
     " AND d.objid = c.oid AND d.deptype = 'e') "
     "AND (c.oid IN (SELECT oid FROM published) "
-    " OR n.nspname = ANY(%(schemas)s) OR (%(all_schemas)s AND n.nspname !~ %(system)s)) "
+    " OR n.nspname = ANY(%(schemas)s) OR (%(all_schemas)s AND " + USER_SCHEMA_CONDITION + ")) "
     "ORDER BY 1, 2"
 )
 
@@ -150,22 +146,13 @@ def format_size(size):
 
 
 def parse_tracked_schemas(source):
-    """The JSON list after the tracked-schemas marker line, or None."""
-    for line in (source or '').splitlines():
-        line = line.strip()
-        if line.startswith(TRACKED_SCHEMAS_MARKER):
-            try:
-                value = json.loads(line[len(TRACKED_SCHEMAS_MARKER):])
-            except ValueError:
-                return None
-            if isinstance(value, list) and all(isinstance(item, str) for item in value):
-                return sorted(value)
-            return None
-    return None
+    """The tracked schemas written in the trigger function's source, sorted, or None."""
+    schemas = event_trigger.parse_schemas_line(source)
+    return None if schemas is None else sorted(schemas)
 
 
 def has_marker(source):
-    return any(line.strip() == TRIGGER_MARKER for line in (source or '').splitlines())
+    return event_trigger.is_ours(source)
 
 
 # -- reading ----------------------------------------------------------------
@@ -211,13 +198,15 @@ def gather(conn, options):
 
     schemas = [name for name in options['schemas'] if name != '*']
     all_schemas = '*' in options['schemas']
-    facts['tables'] = guarded(conn, notes, login, 'Tables', TABLES_QUERY, {
-        'publication': options['publication'], 'role': options['role'], 'schemas': schemas,
-        'all_schemas': all_schemas, 'system': SYSTEM_SCHEMA_PATTERN})
+    table_args = {'publication': options['publication'], 'role': options['role'], 'schemas': schemas,
+                  'all_schemas': all_schemas}
+    table_args.update(SYSTEM_SCHEMA_PARAMS)
+    facts['tables'] = guarded(conn, notes, login, 'Tables', TABLES_QUERY, table_args)
     existing = query(conn, SCHEMAS_QUERY, (schemas,)) if schemas else []
     facts['missing_schemas'] = sorted(set(schemas) - set(row['name'] for row in existing))
 
-    rows = guarded(conn, notes, login, 'Event trigger %s' % TRIGGER_NAME, EVENT_TRIGGER_QUERY, (TRIGGER_NAME,))
+    rows = guarded(conn, notes, login, 'Event trigger %s' % event_trigger.TRIGGER, EVENT_TRIGGER_QUERY,
+                   (event_trigger.TRIGGER,))
     facts['event_trigger'] = None if rows is None else (rows[0] if rows else False)
 
     rows = guarded(conn, notes, login, 'Role %s' % options['role'], ROLE_QUERY, (options['role'],))
@@ -440,7 +429,7 @@ def table_problems(tables, publication, publication_name, report):
 
 def event_trigger_problems(trigger, schemas, report):
     problems = []
-    name = TRIGGER_NAME
+    name = event_trigger.TRIGGER
     fix = ('Fix: bemi.postgresql.bemi_replica_identity with track_new_tables: true')
     if trigger is None:
         report['event_trigger'] = None

@@ -11,12 +11,13 @@ is pure: it turns the current and the wanted state into a list of actions, which
 
 from __future__ import annotations
 
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import is_system_schema
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
 
 OPERATIONS = ('insert', 'update', 'delete', 'truncate')
-SYSTEM_SCHEMAS = ('pg_catalog', 'information_schema', 'pg_toast')
 RELKINDS = {
     'v': 'a view',
     'm': 'a materialized view',
@@ -99,7 +100,7 @@ class Publication(object):
 
 def state_query(server_version):
     """(statement, wants name arg): the publication, its tables and schemas, plus superuser and slots."""
-    return _STATE_QUERY % (_SCHEMAS_15 if server_version >= 150000 else _SCHEMAS_OLD)
+    return _STATE_QUERY % (_SCHEMAS_15 if supports(server_version, 'publication_schemas') else _SCHEMAS_OLD)
 
 
 def current_from_row(name, row):
@@ -123,7 +124,7 @@ def resolve_problems(tables, schemas, row):
         shown = display_table(schema, table)
         if relkind is None:
             problems.append('table %s does not exist' % shown)
-        elif schema in SYSTEM_SCHEMAS or schema.startswith('pg_temp'):
+        elif is_system_schema(schema):
             problems.append('%s is a system table' % shown)
         elif relkind not in ('r', 'p'):
             problems.append('%s is %s, not a table' % (shown, RELKINDS.get(relkind, 'not a table (relkind %s)' % relkind)))
@@ -133,7 +134,7 @@ def resolve_problems(tables, schemas, row):
             problems.append('%s is an unlogged table (its changes are not in the WAL)' % shown)
     found = set(row['schemas'] if row else [])
     for schema in schemas:
-        if schema in SYSTEM_SCHEMAS or schema.startswith('pg_temp') or schema.startswith('pg_toast'):
+        if is_system_schema(schema):
             problems.append('schema %s is a system schema' % quote_ident(schema))
         elif schema not in found:
             problems.append('schema %s does not exist' % quote_ident(schema))

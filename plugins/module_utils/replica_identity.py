@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import (
+    ALL_SCHEMAS,
+    USER_SCHEMA_CONDITION,
+    is_system_schema,
+)
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import (
     IdentifierError,
     display_table,
@@ -21,7 +26,6 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
 
-ALL_SCHEMAS = '*'
 IDENTITY_NAMES = {'d': 'default', 'f': 'full', 'i': 'index', 'n': 'nothing'}
 KIND_NAMES = {'r': 'table', 'p': 'partitioned table', 'f': 'foreign table', 'v': 'view', 'm': 'materialized view'}
 
@@ -39,15 +43,13 @@ LEFT JOIN pg_catalog.pg_inherits AS i ON c.relispartition AND i.inhrelid = c.oid
 LEFT JOIN pg_catalog.pg_class AS p ON p.oid = i.inhparent
 LEFT JOIN pg_catalog.pg_namespace AS pn ON pn.oid = p.relnamespace
 WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm')
-  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
-  AND NOT pg_catalog.starts_with(n.nspname::text, 'pg_')
+  AND """ + USER_SCHEMA_CONDITION + """
 ORDER BY 1, 2
 """
 
 SCHEMAS_QUERY = """
 SELECT n.nspname AS name FROM pg_catalog.pg_namespace AS n
-WHERE n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
-  AND NOT pg_catalog.starts_with(n.nspname::text, 'pg_')
+WHERE """ + USER_SCHEMA_CONDITION + """
 """
 
 LOCK_TIMEOUT_RE = re.compile(r'^\s*(\d+(\.\d+)?)\s*(ms|s|min|h)?\s*$')
@@ -55,10 +57,6 @@ LOCK_TIMEOUT_RE = re.compile(r'^\s*(\d+(\.\d+)?)\s*(ms|s|min|h)?\s*$')
 
 class ScopeError(ValueError):
     pass
-
-
-def is_system_schema(name):
-    return name in ('pg_catalog', 'information_schema') or name.startswith('pg_')
 
 
 def parse_schemas(values):

@@ -14,8 +14,8 @@ is pure: it turns those facts into a list of actions (tuples), which
 from __future__ import annotations
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import MASK
 
-MASK = '********'
 NAMEDATALEN = 64
 
 # The order in which attributes are written and reported.

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
+
 REPORTED = ('wal_level', 'max_replication_slots', 'max_wal_senders')
 WANTED_WAL_LEVEL = 'logical'
 
@@ -51,7 +53,7 @@ def predicted_configured(changes, settings):
 
 def privileges_query(server_version, names):
     """(statement, args): one query for everything that decides whether ALTER SYSTEM may run."""
-    if server_version >= 150000:
+    if supports(server_version, 'parameter_privileges'):
         privilege = "SELECT bool_and(has_parameter_privilege(n, 'ALTER SYSTEM')) FROM unnest(%s::text[]) AS n"
         args = (list(names),)
     else:

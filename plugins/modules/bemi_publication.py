@@ -219,6 +219,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.publication import
     resolve_problems,
     state_query,
 )
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import VersionError, require
 
 
 def main():
@@ -268,9 +269,11 @@ def parse_scope(module):
 def run(module, conn, scope, tables, schemas):
     params = module.params
     name = params['name']
-    if scope == 'schemas' and conn.info.server_version < 150000 and params['state'] == 'present':
-        module.fail_json(msg='schemas (FOR TABLES IN SCHEMA) needs PostgreSQL 15 or newer; this server is %s. '
-                             'Fix: list the tables in tables instead.' % conn.info.server_version, queries=[])
+    if scope == 'schemas' and params['state'] == 'present':
+        try:
+            require(conn.info.server_version, 'publication_schemas')
+        except VersionError as exc:
+            module.fail_json(msg='schemas: %s Fix: list the tables in tables instead.' % exc, queries=[])
 
     row = query_one(conn, state_query(conn.info.server_version), (name,))
     current = current_from_row(name, row)

@@ -179,6 +179,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYSTEM_SCHEMA_PARAMS
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     connection_argument_spec,
     query,
@@ -240,8 +241,8 @@ def main():
 
 
 def run(module, conn, options):
-    rows = query(conn, TABLES_QUERY)
-    existing_schemas = set(row['name'] for row in query(conn, SCHEMAS_QUERY))
+    rows = query(conn, TABLES_QUERY, SYSTEM_SCHEMA_PARAMS)
+    existing_schemas = set(row['name'] for row in query(conn, SCHEMAS_QUERY, SYSTEM_SCHEMA_PARAMS))
     state = event_trigger.read_state(conn, query_one)
     try:
         scope, warnings = resolve_scope(rows, existing_schemas, options['tables'], options['schemas'],

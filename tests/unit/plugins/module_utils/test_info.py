@@ -11,12 +11,12 @@ import pytest
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.info import (
     OptionError,
-    TRIGGER_MARKER,
     assess,
     format_size,
     parse_size,
     parse_tracked_schemas,
 )
+from ansible_collections.bemi.postgresql.plugins.module_utils.event_trigger import MARKER as TRIGGER_MARKER
 
 OPTIONS = {'publication': 'bemi', 'role': 'bemi', 'schemas': ['public'], 'slot': 'bemi',
            'max_retained_wal': 1024 ** 3}
