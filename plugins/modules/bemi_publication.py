@@ -194,9 +194,8 @@ publication:
     publish_via_partition_root: false
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     query_one,
     run_with_connection,
@@ -235,7 +234,7 @@ def main():
                         default=['insert', 'update', 'delete', 'truncate']),
         publish_via_partition_root=dict(type='bool', default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[['tables', 'schemas']])
     scope, tables, schemas = parse_scope(module)
 

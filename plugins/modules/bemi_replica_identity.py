@@ -208,9 +208,8 @@ diff:
       event_trigger: {state: present, ours: true, schemas: [public], tags: [CREATE TABLE, CREATE TABLE AS, SELECT INTO], enabled: O}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     query_one,
     run_with_connection,
@@ -245,7 +244,7 @@ def main():
         retries=dict(type='int', default=5),
         track_new_tables=dict(type='bool'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if params['retries'] < 0:
         module.fail_json(msg='retries must be 0 or more.')

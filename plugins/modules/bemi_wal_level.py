@@ -127,9 +127,8 @@ max_wal_senders:
   sample: {running: 10, configured: 10}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     query,
     query_one,
@@ -160,7 +159,7 @@ def main():
         min_replication_slots=dict(type='int'),
         min_wal_senders=dict(type='int'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     minimums = {
         'max_replication_slots': module.params['min_replication_slots'],
         'max_wal_senders': module.params['min_wal_senders'],
