@@ -163,9 +163,11 @@ def _run_transaction(conn, group, executed, sleep):
         conn.autocommit = False
         try:
             with conn.cursor() as cur:
-                for name, value in sorted(group.settings.items()):
-                    cur.execute(sql.SQL('SELECT set_config({}, {}, true)').format(
-                        sql.Literal(name), sql.Literal(str(value))))
+                if group.settings:
+                    # One round trip for all of them: a run may have thousands of these transactions.
+                    cur.execute(sql.SQL('SELECT {}').format(sql.SQL(', ').join(
+                        sql.SQL('set_config({}, {}, true)').format(sql.Literal(name), sql.Literal(str(value)))
+                        for name, value in sorted(group.settings.items()))))
                 for step in group.steps:
                     cur.execute(step.statement)
                     done.append(render(conn, step.masked))

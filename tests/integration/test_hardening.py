@@ -302,7 +302,7 @@ def test_wal_level_does_not_reload_for_restart_only_settings(wal_server):
                                  'ALTER SYSTEM SET max_replication_slots = 20'] == predicted['queries']
     assert result['restart_required'] is True
     assert result['wal_level'] == {'running': 'replica', 'configured': 'logical'}
-    assert 'pg_reload_conf' not in wal_server.log_text()
+    assert 'received SIGHUP' not in wal_server.log_text()
     assert wal_server.scalar("SELECT current_setting('work_mem')") == '4MB'
     again = run_module('bemi_wal_level', args)
     assert not again.failed and again['changed'] is False and again['restart_required'] is True
