@@ -43,6 +43,13 @@ DatabaseError = _driver.Error if _driver is not None else _NoDriver
 # SQLSTATE codes the collection reacts to.
 INSUFFICIENT_PRIVILEGE = '42501'
 LOCK_NOT_AVAILABLE = '55P03'
+DEADLOCK_DETECTED = '40P01'
+UNDEFINED_TABLE = '42P01'
+INVALID_SCHEMA_NAME = '3F000'
+# Worth another try after a back-off: the other session will release its lock.
+LOCK_BUSY = (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED)
+# The statement's object was dropped or renamed (or its schema dropped) since the catalogs were read.
+OBJECT_GONE = (UNDEFINED_TABLE, INVALID_SCHEMA_NAME)
 
 
 def available():

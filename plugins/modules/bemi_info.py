@@ -235,9 +235,8 @@ role:
            cannot_select: []}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     run_with_connection,
 )
@@ -254,7 +253,7 @@ def main():
         slot=dict(type='str', default='bemi'),
         max_retained_wal=dict(type='str', default='1GB'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         options = dict(
             publication=module.params['publication'],

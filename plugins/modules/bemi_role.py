@@ -194,9 +194,8 @@ role:
       sample: {public: [app_migrations]}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     query,
     query_one,
@@ -237,7 +236,7 @@ def main():
         schemas=dict(type='list', elements='str', default=['public']),
         default_privileges_for=dict(type='list', elements='str'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     try:
         check_role_name(params['name'])

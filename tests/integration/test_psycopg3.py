@@ -43,7 +43,7 @@ def test_modules_with_psycopg3(pool, major, psycopg3_python):
 
     wal = run('bemi_wal_level', {}, check=True)
     assert not wal.failed, wal
-    assert wal['queries'] == ["ALTER SYSTEM SET wal_level = 'logical'", 'SELECT pg_reload_conf()']
+    assert wal['queries'] == ["ALTER SYSTEM SET wal_level = 'logical'"]
     wal = run('bemi_wal_level', {})
     assert wal['changed'] and wal['restart_required'] and wal['wal_level']['configured'] == 'logical'
     assert run('bemi_wal_level', {})['changed'] is False
