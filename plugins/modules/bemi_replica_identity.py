@@ -240,6 +240,15 @@ def main():
     run_with_connection(module, lambda conn: run(module, conn, options), 'Could not change the replica identity')
 
 
+def warn_unreachable_owners(module, conn, state, schemas):
+    owner, superuser = event_trigger.function_owner_after(state)
+    if superuser:
+        return
+    roles = event_trigger.unreachable_owners(conn, query, owner, schemas)
+    if roles:
+        module.warn(event_trigger.owner_warning(owner, roles))
+
+
 def run(module, conn, options):
     rows = query(conn, TABLES_QUERY, SYSTEM_SCHEMA_PARAMS)
     existing_schemas = set(row['name'] for row in query(conn, SCHEMAS_QUERY, SYSTEM_SCHEMA_PARAMS))
@@ -264,6 +273,7 @@ def run(module, conn, options):
             problem = event_trigger.privilege_problem(state, module.params['login_user'])
             if problem:
                 module.fail_json(msg=problem, queries=[])
+        warn_unreachable_owners(module, conn, state, options['schemas'])
     else:
         trigger_steps = event_trigger.plan_remove(state)
         if trigger_steps and not state['superuser'] and not state['provider_roles']:
