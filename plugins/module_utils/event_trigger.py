@@ -401,17 +401,19 @@ def function_owner_after(state):
 
 
 # Roles that own tracked schemas or tables in them, and whose tables the trigger function's owner
-# may not alter (ALTER TABLE needs the table owner's privileges). pg_database_owner, the owner of
-# public since PostgreSQL 14, cannot be granted and creates no tables: left out.
+# may not alter (ALTER TABLE needs the table owner's privileges). Left out: pg_database_owner, the
+# owner of public since PostgreSQL 15, which cannot be granted and creates no tables; and superusers,
+# which a managed service does not let its customers be (and whose membership is no fix to give).
 _OWNERS_QUERY = """
-SELECT DISTINCT pg_catalog.pg_get_userbyid(o.owner)::text AS name
+SELECT DISTINCT r.rolname::text AS name
 FROM (SELECT c.relowner AS owner
       FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND {schemas}
       UNION
       SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE {schemas}) AS o
+JOIN pg_catalog.pg_roles AS r ON r.oid = o.owner
 WHERE NOT pg_catalog.pg_has_role(%(owner)s, o.owner, 'USAGE')
-  AND pg_catalog.pg_get_userbyid(o.owner) <> 'pg_database_owner'
+  AND NOT r.rolsuper AND r.rolname <> 'pg_database_owner'
 ORDER BY 1
 """
 
