@@ -201,12 +201,14 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     query,
     query_one,
     run_with_connection,
+    server_version_num,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, Step, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
     GRANTS_QUERY,
     RoleError,
+    access_facts,
     check_role_name,
     current_attributes,
     describe,
@@ -215,13 +217,20 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
     plan_absent,
     plan_present,
     predicted,
+    predicted_access,
+    quiet_settings,
+    quiet_settings_args,
+    quiet_settings_query,
+    quiet_warning,
     role_query,
     schema_states,
+    sends_password,
     statements,
     unique,
     wanted_attributes,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.scram import MD5, DEFAULT_ITERATIONS, decide_password
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
 
 def main():
@@ -283,9 +292,10 @@ def run(module, conn, schemas):
     wanted_schemas = schemas if params['state'] == 'present' else []
     states = schema_states(query(conn, GRANTS_QUERY, grants_args(facts['oid'], wanted_schemas)))
     changed_password = False
+    access = access_facts(facts) if exists else {'dbname': facts['dbname'], 'has_connect': False}
     if params['state'] == 'absent':
         refuse_drop_elsewhere(module, name, facts, exists)
-        actions = plan_absent(exists, states)
+        actions = plan_absent(exists, states, access)
     else:
         missing = [schema for schema in schemas if schema not in states]
         if missing:
@@ -299,7 +309,7 @@ def run(module, conn, schemas):
             module.warn(decision.warning)
         changed_password = decision.change
         actions = plan_present(attrs, wanted_attributes(params['replication'], params['connection_limit']),
-                               decision.verifier, members, params['member_of'], states, schemas, owners)
+                               decision.verifier, members, params['member_of'], states, schemas, owners, access)
 
     if needs_role_privilege(actions) and not (facts['login_superuser'] or facts['login_createrole']):
         module.fail_json(msg='Role %s may not create, alter or drop roles: it is neither a superuser nor has '
@@ -308,12 +318,12 @@ def run(module, conn, schemas):
 
     plan = Plan()
     plan.add_transaction([Step(statement, masked) for statement, masked in statements(name, actions)],
-                         label='role %s' % name)
+                         settings=password_settings(module, conn, facts, actions), label='role %s' % name)
     applied = plan.apply(conn, module.check_mode)
 
     after_attrs, after_members, after_states = predicted(actions, attrs, members, states)
-    before = describe(attrs, members, states)
-    after = describe(after_attrs, after_members, after_states)
+    before = describe(attrs, members, states, access)
+    after = describe(after_attrs, after_members, after_states, predicted_access(actions, access))
     if changed_password:
         after['password'] = 'changed'
     result = dict(changed=applied.changed, queries=applied.queries, role={
@@ -323,11 +333,24 @@ def run(module, conn, schemas):
         'member_of': after.get('member_of', []),
         'schemas': after.get('schemas', []),
         'default_privileges': after.get('default_privileges', {}),
+        'connect': after.get('connect', False),
     })
     result_diff = diff(module, before, after)
     if result_diff is not None:
         result['diff'] = result_diff
     module.exit_json(**result)
+
+
+def password_settings(module, conn, facts, actions):
+    """The settings that keep the verifier out of logs and statistics, for the transaction that sends it only."""
+    if not sends_password(actions):
+        return {}
+    grants = supports(server_version_num(conn), 'parameter_privileges')
+    rows = query(conn, quiet_settings_query(grants), quiet_settings_args())
+    settings, unsettable = quiet_settings(rows, facts['login_superuser'])
+    if unsettable:
+        module.warn(quiet_warning(facts['login_name'], unsettable, grants))
+    return settings
 
 
 def refuse_drop_elsewhere(module, name, facts, exists):
