@@ -14,6 +14,7 @@ is pure: it turns those facts into a list of actions (tuples), which
 from __future__ import annotations
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import quote_ident
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import MASK
 
 NAMEDATALEN = 64
@@ -108,6 +109,9 @@ def role_query(can_read_authid):
         "EXISTS (SELECT 1 FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a "
         "        WHERE d.datname = current_database() AND a.grantee = r.oid AND a.privilege_type = 'CONNECT') "
         "  AS has_connect, "
+        "has_database_privilege(current_database(), 'CONNECT WITH GRANT OPTION') AS login_grants_connect, "
+        "coalesce(has_database_privilege(r.oid, current_database(), 'CONNECT'), "
+        "         has_database_privilege('public', current_database(), 'CONNECT')) AS can_connect, "
         "ARRAY(SELECT DISTINCT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
         "      WHERE m.member = r.oid ORDER BY 1) AS member_of, "
         "ARRAY(SELECT rolname::text FROM pg_roles WHERE rolname = ANY(%(others)s) OR rolname = current_user ORDER BY 1) AS known_roles, "
@@ -225,12 +229,12 @@ def plan_present(current_attrs, wanted_attrs, verifier, current_members, wanted_
         if access.get('expired'):
             # Bemi's login would fail: valid again, for good.
             actions.append(('renew',))
-    if access.get('dbname') and not access.get('has_connect'):
-        # Explicitly, so that REVOKE CONNECT ... FROM PUBLIC (a common hardening) does not lock Bemi out.
-        actions.append(('grant_connect', access['dbname']))
     if wanted_members is not None:
         actions.extend(('grant_role', group) for group in wanted_members if group not in current_members)
         actions.extend(('revoke_role', group) for group in sorted(current_members) if group not in wanted_members)
+    if access.get('dbname') and not access.get('has_connect') and access.get('can_grant'):
+        # Explicitly, so that REVOKE CONNECT ... FROM PUBLIC (a common hardening) does not lock Bemi out.
+        actions.append(('grant_connect', access['dbname']))
     for schema in schemas:
         state = states.get(schema) or SchemaState(schema)
         if not state.usage:
@@ -255,15 +259,27 @@ def revoke_schema(state):
 
 
 def access_facts(facts):
-    return {'dbname': facts['dbname'], 'has_connect': bool(facts['has_connect']), 'expired': bool(facts['expired']),
-            'valid_until': facts['valid_until']}
+    """What decides Bemi's login to login_db: its own CONNECT grant, whether this login may grant it, expiry."""
+    exists = facts['oid'] is not None
+    return {'dbname': facts['dbname'], 'has_connect': exists and bool(facts['has_connect']),
+            'can_grant': bool(facts['login_grants_connect']), 'can_connect': bool(facts['can_connect']),
+            'expired': bool(facts['expired']), 'valid_until': facts['valid_until'] if exists else None}
+
+
+def connect_warning(name, access):
+    """A warning when the role will not be able to connect to login_db and this login cannot grant it."""
+    if access.get('has_connect') or access.get('can_grant') or access.get('can_connect'):
+        return None
+    return ('Role %s may not connect to database %s (CONNECT was revoked from PUBLIC), and the login user may not '
+            'grant it. Fix: as the database owner or a superuser, GRANT CONNECT ON DATABASE %s TO %s.'
+            % (quote_ident(name), quote_ident(access['dbname']), quote_ident(access['dbname']), quote_ident(name)))
 
 
 def plan_absent(exists, states, access=None):
     if not exists:
         return []
     actions = []
-    if access and access.get('has_connect'):
+    if access and access.get('has_connect') and access.get('can_grant'):
         actions.append(('revoke_connect', access['dbname']))
     for schema in sorted(states):
         actions.extend(revoke_schema(states[schema]))

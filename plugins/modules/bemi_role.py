@@ -210,6 +210,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
     RoleError,
     access_facts,
     check_role_name,
+    connect_warning,
     current_attributes,
     describe,
     grants_args,
@@ -292,7 +293,7 @@ def run(module, conn, schemas):
     wanted_schemas = schemas if params['state'] == 'present' else []
     states = schema_states(query(conn, GRANTS_QUERY, grants_args(facts['oid'], wanted_schemas)))
     changed_password = False
-    access = access_facts(facts) if exists else {'dbname': facts['dbname'], 'has_connect': False}
+    access = access_facts(facts)
     if params['state'] == 'absent':
         refuse_drop_elsewhere(module, name, facts, exists)
         actions = plan_absent(exists, states, access)
@@ -307,6 +308,8 @@ def run(module, conn, schemas):
                                    params['update_password'], encryption, iterations)
         if decision.warning:
             module.warn(decision.warning)
+        if connect_warning(name, access):
+            module.warn(connect_warning(name, access))
         changed_password = decision.change
         actions = plan_present(attrs, wanted_attributes(params['replication'], params['connection_limit']),
                                decision.verifier, members, params['member_of'], states, schemas, owners, access)

@@ -134,7 +134,8 @@ def test_connect_and_expiry():
     from ansible_collections.bemi.postgresql.plugins.module_utils import role
 
     attrs = role.wanted_attributes(True, -1)
-    access = {'dbname': 'app', 'has_connect': False, 'expired': True, 'valid_until': '2001-01-01 00:00:00+00'}
+    access = {'dbname': 'app', 'has_connect': False, 'can_grant': True, 'can_connect': True, 'expired': True,
+              'valid_until': '2001-01-01 00:00:00+00'}
     actions = role.plan_present(attrs, attrs, None, [], None, {}, [], [], access)
     assert actions == [('renew',), ('grant_connect', 'app')]
     after = role.predicted_access(actions, access)
@@ -143,3 +144,8 @@ def test_connect_and_expiry():
     assert role.plan_present(attrs, attrs, None, [], None, {}, [], [], dict(access, has_connect=True, expired=False)) == []
     assert role.plan_absent(True, {}, dict(access, has_connect=True)) == [
         ('revoke_connect', 'app'), ('drop_owned',), ('drop_role',)]
+    # A login that may not grant CONNECT: nothing planned; a warning only when the role could not connect.
+    cannot = dict(access, can_grant=False, expired=False)
+    assert role.plan_present(attrs, attrs, None, [], None, {}, [], [], cannot) == []
+    assert role.connect_warning('bemi', cannot) is None
+    assert 'GRANT CONNECT ON DATABASE app TO bemi' in role.connect_warning('bemi', dict(cannot, can_connect=False))
