@@ -71,8 +71,8 @@ def pgserver_literal(text):
 TRIGGERS = {'bare': [], 'floor': [], 'bemi': ['bemi_manual_trigger'], 'ours': ['_bemi_set_replica_identity_trigger']}
 
 
-def switch(cur, mode):
-    for name in ('bemi_manual_trigger', '_bemi_set_replica_identity_trigger'):
+def switch(cur, mode, modes):
+    for name in sorted(set(name for other in modes for name in TRIGGERS[other])):
         cur.execute('ALTER EVENT TRIGGER %s %s' % (name, 'ENABLE' if name in TRIGGERS[mode] else 'DISABLE'))
 
 
@@ -87,11 +87,11 @@ def time_interleaved(cur, modes, statement, count):
     for i in range(count):
         for k in range(len(modes)):
             mode = modes[(i + k) % len(modes)]
-            switch(cur, mode)
+            switch(cur, mode, modes)
             started = time.perf_counter()
             cur.execute(statement(mode, i))
             samples[mode].append((time.perf_counter() - started) * 1000)
-    switch(cur, 'ours')
+    switch(cur, 'ours', modes)
     return dict((mode, sorted(values)) for mode, values in samples.items())
 
 
@@ -112,7 +112,7 @@ def time_creates(cluster, dbname, count):
     conn = cluster.connect(dbname=dbname)
     cur = conn.cursor()
     # The first CREATE TABLE under Bemi's trigger alters every existing table: not timed.
-    switch(cur, 'bemi')
+    switch(cur, 'bemi', MODES)
     cur.execute('CREATE TABLE public.warm_up (id bigint PRIMARY KEY)')
     samples = time_interleaved(cur, MODES, create_statement, count)
     result = {}
@@ -137,7 +137,7 @@ def time_alters(cluster, dbname, count):
                 "CREATE TABLE public.alt_ours_%%s (id bigint PRIMARY KEY)', i, i); END LOOP; END $$" % (count - 1))
     samples = time_interleaved(cur, ('bare', 'ours'), lambda mode, i: 'ALTER TABLE public.alt_%s_%d ADD COLUMN note text'
                                % (mode, i), count)
-    cur.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'alt\\_%%' AND relreplident <> 'f'")
+    cur.execute("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE 'alt\\_%%' AND relreplident <> 'f'")
     assert cur.fetchone()[0] == 0
     conn.close()
     return dict((mode, summary(values)) for mode, values in samples.items())
