@@ -24,15 +24,29 @@ description:
     the tables that were created before the event trigger was in place.
   - Only the per-table transactions may be left out in this way. If the event trigger's statements still
     find their locks busy after the retries, the task fails and says so, having changed no table.
-  - With O(track_new_tables=true), installs a DDL event trigger so that tables created later in O(schemas)
+  - With O(track_new_tables=true), installs a DDL event trigger so that tables that enter O(schemas) later
     get C(REPLICA IDENTITY FULL) too. It keeps the three names of Bemi's published SQL, procedure
     C(public._bemi_set_replica_identity), function C(public._bemi_set_replica_identity_func) and event trigger
     C(_bemi_set_replica_identity_trigger), so a server set up by hand is adopted (the bodies are replaced and
-    the change reported), but not Bemi's bodies. The function reads only what C(pg_event_trigger_ddl_commands) returns,
-    touches only the tables the current command created (also by C(CREATE TABLE AS) and C(SELECT INTO)),
-    has a pinned C(search_path) and schema-qualified names, runs as its owner (C(SECURITY DEFINER)), and
+    the change reported), but not Bemi's bodies. The function reads only what C(pg_event_trigger_ddl_commands) returns
+    and the catalog rows of those tables, touches only the tables the current command brought into a tracked
+    schema, has a pinned C(search_path) and schema-qualified names, runs as its owner (C(SECURITY DEFINER)), and
     turns any failure into a warning instead of failing the user's DDL.
-  - The procedure C(public._bemi_set_replica_identity), called by hand (C(CALL) with no arguments), brings every tracked table to FULL.
+  - The trigger covers C(CREATE TABLE) (partitions included), C(CREATE TABLE AS), C(SELECT INTO),
+    C(CREATE SCHEMA ... CREATE TABLE), C(ALTER TABLE ... SET SCHEMA) into a tracked schema and
+    C(ALTER TABLE ... ATTACH PARTITION) (the partition and its own partitions). It fires on every C(ALTER TABLE),
+    as PostgreSQL cannot filter on the subcommand; any other C(ALTER TABLE) (C(ADD COLUMN),
+    C(REPLICA IDENTITY DEFAULT), ...) costs it two index lookups and changes nothing, so a table set back to
+    C(DEFAULT) stays so. One exception, by construction: a table created and then altered in the same
+    transaction counts as new. Not covered: C(ALTER SCHEMA ... RENAME) to a tracked name; a run of this module
+    covers it.
+  - The procedure C(public._bemi_set_replica_identity), called by hand (C(CALL) with no arguments), brings every
+    tracked table to FULL. Called on its own, it commits after each table, so that no table stays locked longer
+    than its own C(ALTER TABLE); inside a transaction block it cannot commit (it says so) and every table stays
+    locked until that block ends. Each C(ALTER TABLE) waits at most C(lock_timeout) 2s and is retried 5 times
+    with back-off; a table still locked is a warning and the others go on. PostgreSQL lets only a
+    C(SECURITY INVOKER) procedure commit, so it runs with the caller's rights (by default only its owner and
+    superusers may call it).
 author:
   - Bemi (@BemiHQ)
 extends_documentation_fragment:
@@ -101,13 +115,21 @@ options:
       - V(true) with O(identity=default) is allowed only together with O(tables). New tables then get FULL,
         and the listed tables go back to DEFAULT. Without O(tables), it is an error, because all tables in
         O(schemas) would go back to DEFAULT while new ones would get FULL.
-      - Creating or removing an event trigger needs a superuser.
+      - Creating or removing an event trigger needs a superuser (on Amazon RDS and Aurora, the master user).
     type: bool
 notes:
   - The transactions that change identities use C(synchronous_commit = off); a change lost in a crash
     is made again by the next run.
   - Installing the event trigger needs a superuser (on Amazon RDS and Aurora, the master user). The trigger
-    function is C(SECURITY DEFINER) and owned by that user, so any role's C(CREATE TABLE) works.
+    function is C(SECURITY DEFINER) and owned by that user. Owned by a superuser, it alters any role's new
+    tables.
+  - Owned by a managed service's admin that is not a superuser (members of C(rds_superuser),
+    C(azure_pg_admin), C(cloudsqlsuperuser)), it may alter only the tables of roles that admin is a member of.
+    Tables created by other roles (the application's migration role, typically) then stay at C(DEFAULT), with
+    only a WARNING in the server log. The module warns when the function's owner cannot alter the tables of
+    a role that owns a tracked schema or tables in one, and names the fix (C(GRANT <that role> TO <owner>)).
+    It leaves a function that the login user already owns as it is (a re-run changes nothing); a superuser
+    login takes over a function that no superuser owns.
 seealso:
   - name: REPLICA IDENTITY
     description: ALTER TABLE ... REPLICA IDENTITY in the PostgreSQL documentation.
@@ -205,12 +227,14 @@ diff:
       event_trigger: {state: absent}
     after:
       tables: {public.orders: full}
-      event_trigger: {state: present, ours: true, schemas: [public], tags: [CREATE TABLE, CREATE TABLE AS, SELECT INTO], enabled: O}
+      event_trigger: {state: present, ours: true, schemas: [public],
+                      tags: [ALTER TABLE, CREATE SCHEMA, CREATE TABLE, CREATE TABLE AS, SELECT INTO], enabled: O}
 """
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     ConnectionModule,
     connection_argument_spec,
+    query,
     query_one,
     run_with_connection,
 )
@@ -266,6 +290,15 @@ def main():
     run_with_connection(module, lambda conn: run(module, conn, options), 'Could not change the replica identity')
 
 
+def warn_unreachable_owners(module, conn, state, schemas):
+    owner, superuser = event_trigger.function_owner_after(state)
+    if superuser:
+        return
+    roles = event_trigger.unreachable_owners(conn, query, owner, schemas)
+    if roles:
+        module.warn(event_trigger.owner_warning(owner, roles))
+
+
 def run(module, conn, options):
     state = event_trigger.read_state(conn, query_one)
     rows, existing_schemas = read_tables(conn)
@@ -308,6 +341,7 @@ def plan_trigger(module, conn, state, options):
         problem = event_trigger.privilege_problem(state, module.params['login_user']) if steps else None
         if problem:
             module.fail_json(msg=problem, queries=[])
+        warn_unreachable_owners(module, conn, state, options['schemas'])
         return steps
     steps = event_trigger.plan_remove(state)
     if steps and not state['superuser'] and not state['provider_roles']:
