@@ -324,11 +324,12 @@ def check_restart(facts, options, report):
                  if settings[name]['configured'] is not None and settings[name]['configured'] != settings[name]['running']]
     described = ['%s (running %s, configured %s)' % (name, settings[name]['running'], settings[name]['configured'])
                  for name in differing]
-    described += [name for name in facts['pending_restart'] if name in ours and name not in differing]
+    # PostgreSQL's own flag stays set after a change is reverted, so it decides only where the files are unreadable.
+    described += [name for name in facts['pending_restart'] if name in ours and settings[name]['configured'] is None]
     unrelated = [name for name in facts['pending_restart'] if name not in RESTART_SETTINGS]
     found = []
     if described:
-        found.append(finding('restart_pending', ', '.join(differing + [n for n in described if n in ours]),
+        found.append(finding('restart_pending', ', '.join(name.split(' ')[0] for name in described),
                              'A restart of PostgreSQL is pending for %s, so the new values are not in force yet.'
                              % ', '.join(described), 'restart PostgreSQL.'))
     if unrelated:
@@ -406,10 +407,12 @@ def slot_wal_findings(slot, options, keep_size):
                              'the disk fills while nobody reads it.' % (name, format_size(retained), format_size(threshold)),
                              'reconnect its reader (Bemi), or drop the slot if it is no longer used (%s).'
                              % drop_slot_sql(slot['name'])))
-    if keep_size != -1 or too_big:
+    if keep_size != -1:
         return found
     limit = "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB' (a size your disk can hold) and reload"
     if ours or slot['type'] == 'physical':
+        if too_big:
+            return found
         # Bemi between two connections, or a standby catching up: normal for a while; the risk is that it lasts.
         found.append(finding('slot_wal_unbounded', slot['name'],
                              'Replication slot %s is inactive (its reader is reconnecting or stopped) and '
