@@ -3,10 +3,24 @@
 
 from __future__ import annotations
 
+_ACTION_GROUP = r"""
+  action_group:
+    support: full
+    membership:
+      - bemi.postgresql.all
+    description: Use C(group/bemi.postgresql.all) in C(module_defaults) to set the connection options once.
+"""
+
+_IDEMPOTENT = r"""
+  idempotent:
+    support: full
+    description: When run twice with the same options, the second run reports no change and runs no query.
+"""
+
 
 class ModuleDocFragment(object):
-    # Every module of the collection plans from the catalogs, so check and diff
-    # mode are complete for all of them.
+    # Every module that changes something plans from the catalogs, so check and
+    # diff mode are complete for all of them.
     DOCUMENTATION = r"""
 attributes:
   check_mode:
@@ -15,9 +29,15 @@ attributes:
   diff_mode:
     support: full
     description: Returns what changes, as C(before) and C(after), when run with C(--diff). Passwords and hashes are never shown.
-  action_group:
+""" + _IDEMPOTENT + _ACTION_GROUP
+
+    # Read-only (info) modules: use instead of the default fragment, not with it.
+    INFO_MODULE = r"""
+attributes:
+  check_mode:
     support: full
-    membership:
-      - bemi.postgresql.all
-    description: Use C(group/bemi.postgresql.all) in C(module_defaults) to set the connection options once.
-"""
+    description: Can run in check mode; it changes nothing in either mode, so both return the same report.
+  diff_mode:
+    support: N/A
+    description: It changes nothing, so it has no diff to return.
+""" + _IDEMPOTENT + _ACTION_GROUP

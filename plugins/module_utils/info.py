@@ -4,9 +4,10 @@
 """Readiness report for bemi_info: gather facts in a fixed number of catalog reads, then judge them.
 
 ``gather(conn, options)`` reads everything with a constant number of queries,
-whatever the number of tables. ``assess(facts, options)`` is pure: it turns the
-facts into ``problems`` (sentences with their fix), ``notes`` and ``ready``,
-so every rule is unit-tested with hand-made fact dicts.
+whatever the number of tables. ``assess(facts, options)`` is pure: small checks,
+one concern each (CHECKS), turn the facts into ``findings`` with stable codes
+(module_utils/findings.py), from which ``problems``, ``notes`` and ``ready``
+derive; every rule is unit-tested with hand-made fact dicts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils import event_trigger
 from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYSTEM_SCHEMA_PARAMS, USER_SCHEMA_CONDITION
+from ansible_collections.bemi.postgresql.plugins.module_utils.findings import finding, summarize
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
 from ansible_collections.bemi.postgresql.plugins.module_utils.publication import OPERATIONS
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import read_settings, restart_pending
@@ -36,6 +38,8 @@ MAX_NAMED = 10
 
 SIZE_UNITS = {'': 1, 'b': 1, 'kb': 1024, 'mb': 1024 ** 2, 'gb': 1024 ** 3, 'tb': 1024 ** 4}
 
+# data_directory, config_file and hba_file are hidden from pg_settings unless the
+# login is a superuser or a member of pg_read_all_settings: then they read null.
 SERVER_QUERY = (
     "SELECT current_setting('server_version') AS server_version, "
     "current_setting('server_version_num')::int AS server_version_num, "
@@ -44,7 +48,13 @@ SERVER_QUERY = (
     "(SELECT count(*) FROM pg_replication_slots)::int AS slots_in_use, "
     "(SELECT count(*) FROM pg_stat_replication)::int AS wal_senders_in_use, "
     "(SELECT coalesce(array_agg(name::text ORDER BY name), '{}') FROM pg_settings WHERE pending_restart) "
-    "AS pending_restart"
+    "AS pending_restart, "
+    "(SELECT setting FROM pg_settings WHERE name = 'data_directory') AS data_directory, "
+    "(SELECT setting FROM pg_settings WHERE name = 'config_file') AS config_file, "
+    "(SELECT setting FROM pg_settings WHERE name = 'hba_file') AS hba_file, "
+    "current_setting('cluster_name') AS cluster_name, "
+    "(SELECT coalesce(array_agg(quote_ident(n.nspname) ORDER BY n.nspname), '{}') FROM pg_namespace n "
+    " WHERE " + USER_SCHEMA_CONDITION + ") AS user_schemas"
 )
 
 # The current position minus restart_lsn is what the slot keeps on disk.
@@ -86,9 +96,14 @@ TABLES_QUERY = (
     " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename"
     " WHERE pt.pubname = %(publication)s), "
     "published AS (SELECT oid FROM pub UNION SELECT t.relid FROM pub, pg_partition_tree(pub.oid) t), "
-    "role AS (SELECT oid FROM pg_roles WHERE rolname = %(role)s) "
+    "role AS (SELECT oid FROM pg_roles WHERE rolname = %(role)s), "
+    "trigger_owner AS (SELECT f.proowner AS oid FROM pg_event_trigger e JOIN pg_proc f ON f.oid = e.evtfoid "
+    " WHERE e.evtname = %(trigger)s) "
     "SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind, "
-    "c.relreplident::text AS identity, "
+    "c.relreplident::text AS identity, c.relpersistence = 'u' AS unlogged, "
+    "pg_get_userbyid(c.relowner)::text AS owner, "
+    # The trigger's function is SECURITY DEFINER: its owner must be able to ALTER the table.
+    "pg_has_role((SELECT oid FROM trigger_owner), c.relowner, 'USAGE') AS trigger_owner_can_alter, "
     "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_primary_key, "
     "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident) AS has_identity_index, "
     "c.oid IN (SELECT oid FROM published) AS published, "
@@ -109,7 +124,9 @@ SCHEMAS_QUERY = "SELECT nspname::text AS name FROM pg_namespace WHERE nspname = 
 EVENT_TRIGGER_QUERY = (
     "SELECT e.evtname::text AS name, e.evtenabled::text AS enabled, e.evtevent::text AS event, "
     "coalesce(e.evttags, '{}')::text[] AS tags, fn.nspname::text AS function_schema, "
-    "f.proname::text AS function_name, f.prosrc AS source "
+    "f.proname::text AS function_name, f.prosrc AS source, "
+    "pg_get_userbyid(f.proowner)::text AS owner, "
+    "(SELECT o.rolsuper FROM pg_roles o WHERE o.oid = f.proowner) AS owner_super "
     "FROM pg_event_trigger e JOIN pg_proc f ON f.oid = e.evtfoid "
     "JOIN pg_namespace fn ON fn.oid = f.pronamespace "
     "WHERE e.evtname = %s"
@@ -117,7 +134,9 @@ EVENT_TRIGGER_QUERY = (
 
 ROLE_QUERY = (
     "SELECT r.rolname::text AS name, r.rolcanlogin AS login, r.rolreplication AS replication, "
-    "r.rolsuper AS superuser, "
+    "r.rolsuper AS superuser, r.rolinherit AS inherit, r.rolbypassrls AS bypassrls, "
+    "r.rolvaliduntil::text AS valid_until, coalesce(r.rolvaliduntil < now(), false) AS expired, "
+    "has_database_privilege(r.oid, current_database(), 'CONNECT') AS can_connect, "
     "EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'rds_replication' "
     " AND pg_has_role(r.oid, g.oid, 'MEMBER')) AS rds_replication "
     "FROM pg_roles r WHERE r.rolname = %s"
@@ -151,10 +170,6 @@ def parse_tracked_schemas(source):
     return None if schemas is None else sorted(schemas)
 
 
-def has_marker(source):
-    return event_trigger.is_ours(source)
-
-
 # -- reading ----------------------------------------------------------------
 
 def guarded(conn, notes, login_user, what, statement, args=None):
@@ -164,15 +179,16 @@ def guarded(conn, notes, login_user, what, statement, args=None):
     except DatabaseError as exc:
         if not is_insufficient_privilege(exc):
             raise
-        notes.append('%s: unknown, because %s may not read it (%s). Fix: run bemi_info as a superuser or a member '
-                     'of pg_monitor.' % (what, login_user, str(exc).strip().splitlines()[0]))
+        notes.append(finding('fact_unreadable', what, '%s: unknown, because %s may not read it (%s).'
+                             % (what, login_user, str(exc).strip().splitlines()[0]),
+                             'run bemi_info as a superuser or a member of pg_monitor.'))
         return None
 
 
 def gather(conn, options):
     """All facts ``assess`` needs, in a fixed number of queries (never one per table)."""
     notes = []
-    server = query_one(conn, SERVER_QUERY)
+    server = query_one(conn, SERVER_QUERY, SYSTEM_SCHEMA_PARAMS)
     login = server['login_user']
     settings = read_settings(conn, SETTINGS)
     facts = {
@@ -187,6 +203,9 @@ def gather(conn, options):
         'slots_in_use': server['slots_in_use'],
         'wal_senders_in_use': server['wal_senders_in_use'],
         'notes': notes,
+        'files': dict((key, server[key]) for key in ('data_directory', 'config_file', 'hba_file')),
+        'cluster_name': server['cluster_name'],
+        'user_schemas': list(server['user_schemas'] or []),
     }
     facts['restart_pending'] = restart_pending(facts['settings'], settings, RESTART_SETTINGS)
 
@@ -199,7 +218,7 @@ def gather(conn, options):
     schemas = [name for name in options['schemas'] if name != '*']
     all_schemas = '*' in options['schemas']
     table_args = {'publication': options['publication'], 'role': options['role'], 'schemas': schemas,
-                  'all_schemas': all_schemas}
+                  'all_schemas': all_schemas, 'trigger': event_trigger.TRIGGER}
     table_args.update(SYSTEM_SCHEMA_PARAMS)
     facts['tables'] = guarded(conn, notes, login, 'Tables', TABLES_QUERY, table_args)
     existing = query(conn, SCHEMAS_QUERY, (schemas,)) if schemas else []
@@ -228,6 +247,10 @@ def publication_report(row):
 
 
 # -- judging (pure) ---------------------------------------------------------
+#
+# Each check takes (facts, options, report), returns a list of findings and
+# may add its part of the report. ``facts`` come from ``gather`` (or a test);
+# a fact that could not be read is None: reported as unknown, never a problem.
 
 def name_list(names):
     names = list(names)
@@ -241,206 +264,304 @@ def tables_phrase(names):
     return ('table %s' if len(names) == 1 else 'tables %s') % name_list(names)
 
 
-def assess(facts, options):
-    """The report: facts reshaped for users, plus sorted ``problems`` and ``notes`` and ``ready``.
-
-    ``facts`` comes from ``gather`` (or a test). A fact that could not be read
-    is None: it is reported as unknown and never turned into a problem.
-    """
-    problems = []
-    notes = list(facts.get('notes') or [])
-    slot_name = options['slot']
-    role_name = options['role']
-    publication_name = options['publication']
-    database = facts['database']
-    threshold = options['max_retained_wal']
-    settings = facts['settings']
-
-    report = {
-        'server_version': facts['server_version'],
-        'wal_level': dict(settings['wal_level']),
-        'restart_required': bool(facts['restart_pending'] or facts['pending_restart']),
-        'max_replication_slots': {
-            'running': settings['max_replication_slots']['running'],
-            'configured': settings['max_replication_slots']['configured'],
-            'in_use': facts['slots_in_use']},
-        'max_wal_senders': {
-            'running': settings['max_wal_senders']['running'],
-            'configured': settings['max_wal_senders']['configured'],
-            'in_use': facts['wal_senders_in_use']},
-        'max_slot_wal_keep_size': settings['max_slot_wal_keep_size']['running'],
-    }
-
-    # wal_level and restarts
-    wal_level = settings['wal_level']
-    if wal_level['running'] != 'logical':
-        if wal_level['configured'] == 'logical':
-            problems.append('wal_level is configured as logical but the server still runs with %s. '
-                            'Fix: restart PostgreSQL.' % wal_level['running'])
-        else:
-            problems.append('wal_level is %s, but Bemi needs logical. Fix: ALTER SYSTEM SET wal_level = logical '
-                            '(bemi.postgresql.bemi_wal_level), then restart PostgreSQL.' % wal_level['running'])
-    if not facts['settings_readable']:
-        notes.append('%s cannot read pg_file_settings, so configured values come from pg_settings and are null '
-                     'where a restart is pending. Fix: run as a superuser, or GRANT EXECUTE ON FUNCTION '
-                     'pg_show_all_file_settings() to it.' % facts['login_user'])
-    if report['restart_required']:
-        differing = [name for name in RESTART_SETTINGS
-                     if settings[name]['configured'] is not None and settings[name]['configured'] != settings[name]['running']]
-        described = ['%s (running %s, configured %s)' % (name, settings[name]['running'], settings[name]['configured'])
-                     for name in differing]
-        described += [name for name in facts['pending_restart'] if name not in differing]
-        problems.append('A restart of PostgreSQL is pending for %s, so the new values are not in force yet. '
-                        'Fix: restart PostgreSQL.' % (', '.join(described) or 'changed settings'))
-
-    # replication slots
-    slots = facts['replication_slots']
-    bemi_slot = None
-    if slots is None:
-        report['replication_slots'] = None
-    else:
-        report['replication_slots'] = [dict((key, slot[key]) for key in (
-            'name', 'type', 'database', 'plugin', 'active', 'retained_wal_bytes', 'wal_status', 'safe_wal_size'))
-            for slot in sorted(slots, key=lambda s: s['name'])]
-        bemi_slot = next((slot for slot in slots if slot['name'] == slot_name), None)
-        for slot in report['replication_slots']:
-            problems.extend(slot_problems(slot, slot_name, database, threshold, report['max_slot_wal_keep_size']))
-        if bemi_slot is None:
-            notes.append('Replication slot %s does not exist yet. Bemi creates it when it first connects.'
-                         % slot_name)
-    max_slots = settings['max_replication_slots']['running']
-    if bemi_slot is None and slots is not None and max_slots is not None \
-            and facts['slots_in_use'] is not None and facts['slots_in_use'] >= max_slots:
-        problems.append('No replication slot is free for Bemi: %d of max_replication_slots = %d are in use. '
-                        'Fix: drop an unused slot, or raise max_replication_slots (bemi.postgresql.bemi_wal_level '
-                        'min_replication_slots) and restart PostgreSQL.' % (facts['slots_in_use'], max_slots))
-    max_senders = settings['max_wal_senders']['running']
-    if not (bemi_slot and bemi_slot['active']) and max_senders is not None \
-            and facts['wal_senders_in_use'] is not None and facts['wal_senders_in_use'] >= max_senders:
-        problems.append('No WAL sender is free for Bemi: %d of max_wal_senders = %d are in use. '
-                        'Fix: raise max_wal_senders (bemi.postgresql.bemi_wal_level min_wal_senders) and restart '
-                        'PostgreSQL.' % (facts['wal_senders_in_use'], max_senders))
-
-    # publication
-    publication = facts['publication']
-    report['publication'] = publication or None
-    if publication is False:
-        problems.append('Publication %s does not exist in database %s. Fix: create it with '
-                        'bemi.postgresql.bemi_publication (CREATE PUBLICATION %s FOR ALL TABLES).'
-                        % (quote_ident(publication_name), database, quote_ident(publication_name)))
-    elif publication:
-        missing_ops = [op for op in ('insert', 'update', 'delete') if op not in publication['operations']]
-        if missing_ops:
-            problems.append('Publication %s does not publish %s, so Bemi misses those changes. Fix: publish all '
-                            'operations with bemi.postgresql.bemi_publication.'
-                            % (quote_ident(publication_name), ', '.join(missing_ops).upper()))
-    for schema in facts['missing_schemas']:
-        notes.append('Schema %s (in the schemas option) does not exist in database %s.' % (quote_ident(schema), database))
-
-    # tables
-    tables = facts['tables']
-    if tables is None:
-        for key in ('tables_without_full_identity', 'tables_without_primary_key'):
-            report[key] = None
-    else:
-        problems.extend(table_problems(tables, publication, publication_name, report))
-
-    # event trigger
-    problems.extend(event_trigger_problems(facts['event_trigger'], options['schemas'], report))
-
-    # role
-    problems.extend(role_problems(facts['role'], role_name, tables, report))
-
-    report['problems'] = sorted(problems)
-    report['notes'] = sorted(notes)
-    report['ready'] = not problems
-    return report
-
-
-def slot_problems(slot, slot_name, database, threshold, keep_size):
-    problems = []
-    name = quote_ident(slot['name'])
-    retained = slot['retained_wal_bytes']
-    if slot['name'] == slot_name and slot['database'] is not None and slot['database'] != database:
-        problems.append('Replication slot %s belongs to database %s, not %s, and slot names are server-wide. '
-                        'Fix: if Bemi no longer reads %s, drop the slot there (SELECT pg_drop_replication_slot(%s)); '
-                        'otherwise give this database\'s connection another slot name.'
-                        % (name, slot['database'], database, slot['database'], quote_literal(slot['name'])))
-    if slot['wal_status'] == 'lost':
-        problems.append('Replication slot %s has lost WAL it needed (wal_status lost), so its reader cannot resume. '
-                        'Fix: drop it (SELECT pg_drop_replication_slot(%s)) and let Bemi create it again.'
-                        % (name, quote_literal(slot['name'])))
-    if not slot['active']:
-        big = retained is not None and retained > threshold
-        if big and (slot['name'] == slot_name or slot['type'] == 'logical'):
-            problems.append('Replication slot %s is inactive and retains %s of WAL (more than max_retained_wal %s); '
-                            'the disk fills while nobody reads it. Fix: reconnect its reader (Bemi), or drop the slot '
-                            'if it is no longer used (SELECT pg_drop_replication_slot(%s)).'
-                            % (name, format_size(retained), format_size(threshold), quote_literal(slot['name'])))
-        if keep_size == -1:
-            problems.append('Replication slot %s is inactive and max_slot_wal_keep_size = -1 (unlimited), so it can '
-                            'keep WAL until the disk is full. Fix: ALTER SYSTEM SET max_slot_wal_keep_size = \'50GB\' '
-                            '(a size your disk can hold) and reload, or drop the slot if it is no longer used.'
-                            % name)
-    return problems
-
-
 def quote_literal(text):
     return "'%s'" % text.replace("'", "''")
 
 
-def table_problems(tables, publication, publication_name, report):
-    problems = []
-    pub = quote_ident(publication_name)
-    tracked = [t for t in tables if t['published'] or t['in_schemas']]
+def drop_slot_sql(name):
+    return 'SELECT pg_drop_replication_slot(%s)' % quote_literal(name)
+
+
+def settings_report(facts):
+    settings = facts['settings']
+
+    def with_use(name, in_use):
+        return {'running': settings[name]['running'], 'configured': settings[name]['configured'], 'in_use': in_use}
+
+    return {
+        'server_version': facts['server_version'],
+        'wal_level': dict(settings['wal_level']),
+        'restart_required': bool(facts['restart_pending'] or facts['pending_restart']),
+        'max_replication_slots': with_use('max_replication_slots', facts['slots_in_use']),
+        'max_wal_senders': with_use('max_wal_senders', facts['wal_senders_in_use']),
+        'max_slot_wal_keep_size': settings['max_slot_wal_keep_size']['running'],
+    }
+
+
+def check_wal_level(facts, options, report):
+    wal_level = facts['settings']['wal_level']
+    running, configured = wal_level['running'], wal_level['configured']
+    if running != 'logical':
+        if configured == 'logical':
+            return [finding('wal_level_restart_pending', 'wal_level',
+                            'wal_level is configured as logical but the server still runs with %s.' % running,
+                            'restart PostgreSQL.')]
+        return [finding('wal_level_not_logical', 'wal_level', 'wal_level is %s, but Bemi needs logical.' % running,
+                        'ALTER SYSTEM SET wal_level = logical (bemi.postgresql.bemi_wal_level), then restart '
+                        'PostgreSQL.')]
+    if configured is None or configured == 'logical':
+        return []
+    # Running logical, configured lower: the next start loses logical decoding, and with a
+    # logical slot it fails outright. A restart is the wrong advice; putting logical back is the fix.
+    logical_slots = sorted(s['name'] for s in facts['replication_slots'] or [] if s['type'] == 'logical')
+    if logical_slots:
+        consequence = ('the next start of PostgreSQL fails (FATAL: logical replication slot "%s" exists, but '
+                       'wal_level < logical) and the server stays down' % logical_slots[0])
+    else:
+        consequence = 'after the next restart Bemi can no longer decode changes'
+    return [finding('wal_level_configured_not_logical', 'wal_level',
+                    'wal_level runs as logical but is configured as %s for the next start, so %s.'
+                    % (configured, consequence),
+                    'ALTER SYSTEM SET wal_level = logical (bemi.postgresql.bemi_wal_level) and reload '
+                    '(SELECT pg_reload_conf()). Do not restart PostgreSQL before that.')]
+
+
+def check_restart(facts, options, report):
+    """Pending restarts other than wal_level's (check_wal_level covers those)."""
+    settings = facts['settings']
+    ours = [name for name in RESTART_SETTINGS if name != 'wal_level']
+    differing = [name for name in ours
+                 if settings[name]['configured'] is not None and settings[name]['configured'] != settings[name]['running']]
+    described = ['%s (running %s, configured %s)' % (name, settings[name]['running'], settings[name]['configured'])
+                 for name in differing]
+    # PostgreSQL's own flag stays set after a change is reverted, so it decides only where the files are unreadable.
+    described += [name for name in facts['pending_restart'] if name in ours and settings[name]['configured'] is None]
+    unrelated = [name for name in facts['pending_restart'] if name not in RESTART_SETTINGS]
+    found = []
+    if described:
+        found.append(finding('restart_pending', ', '.join(name.split(' ')[0] for name in described),
+                             'A restart of PostgreSQL is pending for %s, so the new values are not in force yet.'
+                             % ', '.join(described), 'restart PostgreSQL.'))
+    if unrelated:
+        found.append(finding('restart_pending_unrelated', ', '.join(unrelated),
+                             'A restart of PostgreSQL is pending for %s, which Bemi does not depend on.'
+                             % ', '.join(unrelated), 'restart PostgreSQL when convenient.'))
+    return found
+
+
+def check_file_settings(facts, options, report):
+    if facts['settings_readable']:
+        return []
+    return [finding('file_settings_unreadable', 'pg_file_settings',
+                    '%s cannot read pg_file_settings, so configured values come from pg_settings and are null '
+                    'where a restart is pending.' % facts['login_user'],
+                    'run as a superuser, or GRANT EXECUTE ON FUNCTION pg_show_all_file_settings() to it.')]
+
+
+def check_slots(facts, options, report):
+    slots = facts['replication_slots']
+    if slots is None:
+        report['replication_slots'] = None
+        return []
+    report['replication_slots'] = [dict((key, slot[key]) for key in (
+        'name', 'type', 'database', 'plugin', 'active', 'retained_wal_bytes', 'wal_status', 'safe_wal_size'))
+        for slot in sorted(slots, key=lambda s: s['name'])]
+    found = []
+    for slot in report['replication_slots']:
+        found.extend(bemi_slot_findings(slot, options['slot'], facts['database']))
+        found.extend(slot_wal_findings(slot, options, report['max_slot_wal_keep_size']))
+    if not any(slot['name'] == options['slot'] for slot in slots):
+        found.append(finding('slot_missing', options['slot'], 'Replication slot %s does not exist yet. Bemi creates '
+                             'it when it first connects.' % options['slot']))
+    return found
+
+
+def bemi_slot_findings(slot, slot_name, database):
+    """What makes Bemi's own slot unusable by Bemi."""
+    if slot['name'] != slot_name:
+        return []
+    found = []
+    name = quote_ident(slot['name'])
+    if slot['database'] is not None and slot['database'] != database:
+        found.append(finding('slot_wrong_database', slot['name'],
+                             'Replication slot %s belongs to database %s, not %s, and slot names are server-wide.'
+                             % (name, slot['database'], database),
+                             'if Bemi no longer reads %s, drop the slot there (%s); otherwise give this database\'s '
+                             'connection another slot name.' % (slot['database'], drop_slot_sql(slot['name']))))
+    if slot['plugin'] != 'pgoutput':
+        found.append(finding('slot_plugin_not_pgoutput', slot['name'],
+                             'Replication slot %s is a %s slot%s, but Bemi streams with pgoutput, so it cannot use it.'
+                             % (name, slot['type'], ' of plugin %s' % slot['plugin'] if slot['plugin'] else ''),
+                             'if nothing else reads it, drop it (%s) and let Bemi create it again.'
+                             % drop_slot_sql(slot['name'])))
+    return found
+
+
+def slot_wal_findings(slot, options, keep_size):
+    """WAL a slot keeps: lost, too much while inactive, or no limit while inactive."""
+    found = []
+    name = quote_ident(slot['name'])
+    retained = slot['retained_wal_bytes']
+    threshold = options['max_retained_wal']
+    ours = slot['name'] == options['slot']
+    if slot['wal_status'] == 'lost':
+        found.append(finding('slot_wal_lost', slot['name'], 'Replication slot %s has lost WAL it needed (wal_status '
+                             'lost), so its reader cannot resume.' % name,
+                             'drop it (%s) and let Bemi create it again (Bemi re-syncs).' % drop_slot_sql(slot['name'])))
+    if slot['active']:
+        return found
+    too_big = retained is not None and retained > threshold and (ours or slot['type'] == 'logical')
+    if too_big:
+        found.append(finding('slot_inactive_retaining_wal', slot['name'],
+                             'Replication slot %s is inactive and retains %s of WAL (more than max_retained_wal %s); '
+                             'the disk fills while nobody reads it.' % (name, format_size(retained), format_size(threshold)),
+                             'reconnect its reader (Bemi), or drop the slot if it is no longer used (%s).'
+                             % drop_slot_sql(slot['name'])))
+    if keep_size != -1:
+        return found
+    limit = "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB' (a size your disk can hold) and reload"
+    if ours or slot['type'] == 'physical':
+        if too_big:
+            return found
+        # Bemi between two connections, or a standby catching up: normal for a while; the risk is that it lasts.
+        found.append(finding('slot_wal_unbounded', slot['name'],
+                             'Replication slot %s is inactive (its reader is reconnecting or stopped) and '
+                             'max_slot_wal_keep_size = -1: if it stays away, the slot keeps WAL until the disk is full '
+                             '(now %s).' % (name, format_size(retained or 0)),
+                             '%s, and alert on retained_wal_bytes.' % limit))
+    else:
+        found.append(finding('inactive_slot_unbounded_wal', slot['name'],
+                             'Replication slot %s is inactive and max_slot_wal_keep_size = -1 (unlimited), so it can '
+                             'keep WAL until the disk is full.' % name,
+                             '%s, or drop the slot if it is no longer used (%s).' % (limit, drop_slot_sql(slot['name']))))
+    return found
+
+
+def check_capacity(facts, options, report):
+    """A free slot and WAL sender for Bemi, unless it already streams."""
+    slots = facts['replication_slots']
+    bemi_slot = next((slot for slot in slots or [] if slot['name'] == options['slot']), None)
+    found = []
+    max_slots = report['max_replication_slots']['running']
+    in_use = facts['slots_in_use']
+    if bemi_slot is None and slots is not None and None not in (max_slots, in_use) and in_use >= max_slots:
+        found.append(finding('replication_slots_exhausted', 'max_replication_slots',
+                             'No replication slot is free for Bemi: %d of max_replication_slots = %d are in use.'
+                             % (in_use, max_slots),
+                             'drop an unused slot, or raise max_replication_slots (bemi.postgresql.bemi_wal_level '
+                             'min_replication_slots) and restart PostgreSQL.'))
+    max_senders = report['max_wal_senders']['running']
+    senders = facts['wal_senders_in_use']
+    if not (bemi_slot and bemi_slot['active']) and None not in (max_senders, senders) and senders >= max_senders:
+        found.append(finding('wal_senders_exhausted', 'max_wal_senders',
+                             'No WAL sender is free for Bemi: %d of max_wal_senders = %d are in use.'
+                             % (senders, max_senders),
+                             'raise max_wal_senders (bemi.postgresql.bemi_wal_level min_wal_senders) and restart '
+                             'PostgreSQL.'))
+    return found
+
+
+def check_publication(facts, options, report):
+    publication = facts['publication']
+    report['publication'] = publication or None
+    name = quote_ident(options['publication'])
+    if publication is False:
+        return [finding('publication_missing', options['publication'],
+                        'Publication %s does not exist in database %s.' % (name, facts['database']),
+                        'create it with bemi.postgresql.bemi_publication (CREATE PUBLICATION %s FOR ALL TABLES).'
+                        % name)]
+    if not publication:
+        return []
+    missing_ops = [op for op in ('insert', 'update', 'delete') if op not in publication['operations']]
+    if missing_ops:
+        return [finding('publication_operations_missing', options['publication'],
+                        'Publication %s does not publish %s, so Bemi misses those changes.'
+                        % (name, ', '.join(missing_ops).upper()),
+                        'publish all operations with bemi.postgresql.bemi_publication.')]
+    return []
+
+
+def check_schemas(facts, options, report):
+    return [finding('schema_missing', schema, 'Schema %s (in the schemas option) does not exist in database %s.'
+                    % (quote_ident(schema), facts['database'])) for schema in facts['missing_schemas']]
+
+
+def check_tables(facts, options, report):
+    """Replica identity, primary keys and coverage of published and tracked tables (never unlogged ones)."""
+    tables = facts['tables']
+    if tables is None:
+        report['tables_without_full_identity'] = report['tables_without_primary_key'] = None
+        return []
+    # PostgreSQL never publishes unlogged tables (their changes are not in the WAL): nothing to fix there.
+    logged = [t for t in tables if not t.get('unlogged')]
+    tracked = [t for t in logged if t['published'] or t['in_schemas']]
     report['tables_without_full_identity'] = sorted(
         display_table(t['schema'], t['name']) for t in tracked if t['identity'] != 'f')
     report['tables_without_primary_key'] = sorted(
         display_table(t['schema'], t['name']) for t in tracked if not t['has_primary_key'])
+    found = identity_findings([t for t in logged if t['published']], facts['publication'], options['publication'])
+    found.extend(coverage_findings(tables, facts['publication'], options['publication']))
+    return found
 
-    published = [t for t in tables if t['published']]
+
+def identity_findings(published, publication, publication_name):
+    found = []
+    pub = quote_ident(publication_name)
     no_full = sorted(display_table(t['schema'], t['name']) for t in published if t['identity'] != 'f')
     if no_full:
-        problems.append('Published %s of publication %s %s no REPLICA IDENTITY FULL, so Bemi gets no before-state '
-                        'for their UPDATE and DELETE. Fix: bemi.postgresql.bemi_replica_identity (ALTER TABLE ... '
-                        'REPLICA IDENTITY FULL).'
-                        % (tables_phrase(no_full), pub, 'has' if len(no_full) == 1 else 'have'))
+        found.append(finding('table_identity_not_full', publication_name,
+                             'Published %s of publication %s %s no REPLICA IDENTITY FULL, so Bemi gets no before-state '
+                             'for their UPDATE and DELETE.' % (tables_phrase(no_full), pub, has_have(no_full)),
+                             'bemi.postgresql.bemi_replica_identity (ALTER TABLE ... REPLICA IDENTITY FULL).'))
     publishes_changes = publication and ('update' in publication['operations'] or 'delete' in publication['operations'])
     keyless = sorted(display_table(t['schema'], t['name']) for t in published if t['kind'] == 'r' and (
         t['identity'] == 'n'
         or (t['identity'] == 'd' and not t['has_primary_key'])
         or (t['identity'] == 'i' and not t['has_identity_index'])))
     if keyless and publishes_changes:
-        problems.append('Published %s of publication %s %s no primary key and no replica identity: UPDATE and DELETE '
-                        'on %s fail. Fix: ALTER TABLE ... REPLICA IDENTITY FULL (bemi.postgresql.bemi_replica_identity), '
-                        'or add a primary key.'
-                        % (tables_phrase(keyless), pub, 'has' if len(keyless) == 1 else 'have',
-                           'it' if len(keyless) == 1 else 'them'))
-    if publication:
-        # Partitioned parents are covered through their partitions.
-        unpublished = sorted(display_table(t['schema'], t['name']) for t in tables
-                             if t['in_schemas'] and not t['published'] and t['kind'] == 'r')
-        if unpublished:
-            problems.append('Publication %s does not publish %s of the tracked schemas, so Bemi sees no changes '
-                            'there. Fix: add them with bemi.postgresql.bemi_publication (ALTER PUBLICATION %s ADD '
-                            'TABLE ...), or publish FOR ALL TABLES.' % (pub, tables_phrase(unpublished), pub))
-    return problems
+        found.append(finding('table_without_replica_identity', publication_name,
+                             'Published %s of publication %s %s no primary key and no replica identity: UPDATE and '
+                             'DELETE on %s fail.' % (tables_phrase(keyless), pub, has_have(keyless),
+                                                     'it' if len(keyless) == 1 else 'them'),
+                             'ALTER TABLE ... REPLICA IDENTITY FULL (bemi.postgresql.bemi_replica_identity), or add '
+                             'a primary key.'))
+    return found
 
 
-def event_trigger_problems(trigger, schemas, report):
-    problems = []
+def has_have(names):
+    return 'has' if len(names) == 1 else 'have'
+
+
+def coverage_findings(tables, publication, publication_name):
+    """Tables of the tracked schemas the publication leaves out; unlogged ones are a note."""
+    if not publication:
+        return []
+    found = []
+    pub = quote_ident(publication_name)
+    # Partitioned parents are covered through their partitions.
+    candidates = [t for t in tables if t['in_schemas'] and not t['published'] and t['kind'] == 'r']
+    unpublished = sorted(display_table(t['schema'], t['name']) for t in candidates if not t.get('unlogged'))
+    unlogged = sorted(display_table(t['schema'], t['name']) for t in tables if t.get('unlogged') and t['in_schemas'])
+    if unpublished:
+        found.append(finding('table_not_published', publication_name,
+                             'Publication %s does not publish %s of the tracked schemas, so Bemi sees no changes '
+                             'there.' % (pub, tables_phrase(unpublished)),
+                             'add them with bemi.postgresql.bemi_publication (ALTER PUBLICATION %s ADD TABLE ...), '
+                             'or publish FOR ALL TABLES.' % pub))
+    if unlogged:
+        found.append(finding('table_unlogged', publication_name,
+                             'Unlogged %s of the tracked schemas %s never published (their changes are not written '
+                             'to the WAL), so Bemi sees no changes there.' % (tables_phrase(unlogged),
+                                                                            'is' if len(unlogged) == 1 else 'are'),
+                             'ALTER TABLE ... SET LOGGED if Bemi should track them.'))
+    return found
+
+
+TRIGGER_FIX = 'bemi.postgresql.bemi_replica_identity with track_new_tables: true'
+
+
+def check_event_trigger(facts, options, report):
+    trigger = facts['event_trigger']
     name = event_trigger.TRIGGER
-    fix = ('Fix: bemi.postgresql.bemi_replica_identity with track_new_tables: true')
     if trigger is None:
         report['event_trigger'] = None
-        return problems
+        return []
     if trigger is False:
         report['event_trigger'] = {'present': False, 'enabled': None, 'up_to_date': None, 'tags': None,
-                                   'tracked_schemas': None}
-        problems.append('Event trigger %s does not exist, so tables created later do not get REPLICA IDENTITY FULL. '
-                        '%s installs it.' % (name, fix))
-        return problems
-    up_to_date = has_marker(trigger['source'])
+                                   'tracked_schemas': None, 'owner': None}
+        return [finding('event_trigger_missing', name, 'Event trigger %s does not exist, so tables created later do '
+                        'not get REPLICA IDENTITY FULL.' % name, '%s installs it.' % TRIGGER_FIX)]
+    up_to_date = event_trigger.is_ours(trigger['source'])
     tracked = parse_tracked_schemas(trigger['source']) if up_to_date else None
     report['event_trigger'] = {
         'present': True,
@@ -448,55 +569,145 @@ def event_trigger_problems(trigger, schemas, report):
         'up_to_date': up_to_date,
         'tags': sorted(trigger['tags'] or []),
         'tracked_schemas': tracked,
+        'owner': trigger.get('owner'),
     }
+    found = []
     if trigger['enabled'] == 'D':
-        problems.append('Event trigger %s is disabled, so tables created later do not get REPLICA IDENTITY FULL. '
-                        'Fix: ALTER EVENT TRIGGER %s ENABLE.' % (name, name))
+        found.append(finding('event_trigger_disabled', name, 'Event trigger %s is disabled, so tables created later '
+                             'do not get REPLICA IDENTITY FULL.' % name, 'ALTER EVENT TRIGGER %s ENABLE.' % name))
     if not up_to_date:
-        problems.append('Event trigger %s is outdated (for example Bemi\'s manual version, which scans every table on '
-                        'each CREATE TABLE, fails with another search_path and misses CREATE TABLE AS). %s replaces it.'
-                        % (name, fix))
+        found.append(finding('event_trigger_outdated', name, 'Event trigger %s is outdated (for example Bemi\'s manual '
+                             'version, which scans every table on each CREATE TABLE, fails with another search_path '
+                             'and misses CREATE TABLE AS).' % name, '%s replaces it.' % TRIGGER_FIX))
     elif tracked is not None and '*' not in tracked:
+        schemas = options['schemas']
         uncovered = sorted(set(schema for schema in schemas if schema != '*') - set(tracked))
         if '*' in schemas or uncovered:
-            problems.append('Event trigger %s covers only schemas %s, not %s. %s and the same schemas option.'
-                            % (name, ', '.join(tracked) or 'none', ', '.join(uncovered) or 'every schema', fix))
-    return problems
+            found.append(finding('event_trigger_schemas_not_covered', name, 'Event trigger %s covers only schemas %s, '
+                                 'not %s.' % (name, ', '.join(tracked) or 'none', ', '.join(uncovered) or 'every schema'),
+                                 '%s and the same schemas option.' % TRIGGER_FIX))
+    return found
 
 
-def role_problems(role, role_name, tables, report):
-    problems = []
+def check_trigger_owner(facts, options, report):
+    """The trigger's function runs as its owner (SECURITY DEFINER): it must be able to alter the tracked tables."""
+    trigger = facts['event_trigger']
+    if not trigger or trigger.get('owner_super') is not False:
+        return []
+    owner = trigger['owner']
+    function = '%s.%s()' % (event_trigger.SCHEMA, event_trigger.FUNCTION)
+    tables = [t for t in facts['tables'] or [] if t['in_schemas'] and t.get('trigger_owner_can_alter') is False]
+    foreign = sorted(set(t['owner'] for t in tables))
+    if not foreign:
+        return [finding('event_trigger_owner_not_superuser', function,
+                        'The event trigger\'s function %s runs as %s, which is not a superuser: it can give '
+                        'REPLICA IDENTITY FULL only to tables owned by roles %s is a member of.'
+                        % (function, quote_ident(owner), quote_ident(owner)),
+                        'ALTER FUNCTION %s OWNER TO a superuser (%s run as a superuser does it), or make %s a member '
+                        'of every role that creates tables.' % (function, TRIGGER_FIX, quote_ident(owner)))]
+    names = sorted(display_table(t['schema'], t['name']) for t in tables)
+    return [finding('event_trigger_owner_cannot_alter', function,
+                    'The event trigger\'s function %s runs as %s, which is neither a superuser nor a member of %s, '
+                    'the owner of %s: tables those roles create later stay without REPLICA IDENTITY FULL.'
+                    % (function, quote_ident(owner), ', '.join(quote_ident(o) for o in foreign), tables_phrase(names)),
+                    'ALTER FUNCTION %s OWNER TO a superuser (%s run as a superuser does it), or GRANT %s TO %s.'
+                    % (function, TRIGGER_FIX, ', '.join(quote_ident(o) for o in foreign), quote_ident(owner)))]
+
+
+def check_role(facts, options, report):
+    role, role_name, tables = facts['role'], options['role'], facts['tables']
     name = quote_ident(role_name)
     if role is None:
         report['role'] = None
-        return problems
+        return []
     if role is False:
-        report['role'] = {'name': role_name, 'exists': False, 'login': None, 'replication': None,
-                          'rds_replication': None, 'superuser': None, 'cannot_select': None}
-        problems.append('Role %s does not exist, so Bemi cannot connect. Fix: create it with bemi.postgresql.bemi_role.'
-                        % name)
-        return problems
+        report['role'] = dict((key, None) for key in ROLE_REPORT_KEYS)
+        report['role'].update(name=role_name, exists=False)
+        return [finding('role_missing', role_name, 'Role %s does not exist, so Bemi cannot connect.' % name,
+                        'create it with bemi.postgresql.bemi_role.')]
     cannot_select = None
     if tables is not None:
         cannot_select = sorted(display_table(t['schema'], t['name']) for t in tables
                                if t['published'] and t['role_can_select'] is False)
-    report['role'] = {
-        'name': role['name'],
-        'exists': True,
-        'login': role['login'],
-        'replication': role['replication'],
-        'rds_replication': role['rds_replication'],
-        'superuser': role['superuser'],
-        'cannot_select': cannot_select,
-    }
-    if not role['login']:
-        problems.append('Role %s cannot log in (NOLOGIN). Fix: ALTER ROLE %s LOGIN (bemi.postgresql.bemi_role).'
-                        % (name, name))
+    report['role'] = dict((key, role.get(key)) for key in ROLE_REPORT_KEYS)
+    report['role'].update(exists=True, cannot_select=cannot_select)
+    found = role_login_findings(role, name, facts['database'])
     if not (role['replication'] or role['rds_replication'] or role['superuser']):
-        problems.append('Role %s has no REPLICATION attribute (nor membership in rds_replication), so it cannot '
-                        'stream changes. Fix: ALTER ROLE %s REPLICATION (bemi.postgresql.bemi_role with '
-                        'replication: true).' % (name, name))
+        found.append(finding('role_no_replication', role_name, 'Role %s has no REPLICATION attribute (nor membership '
+                             'in rds_replication), so it cannot stream changes.' % name,
+                             'ALTER ROLE %s REPLICATION (bemi.postgresql.bemi_role with replication: true).' % name))
     if cannot_select:
-        problems.append('Role %s cannot SELECT published %s, so Bemi cannot read them. Fix: GRANT SELECT on them '
-                        '(bemi.postgresql.bemi_role with their schemas).' % (name, tables_phrase(cannot_select)))
-    return problems
+        found.append(finding('role_cannot_select', role_name, 'Role %s cannot SELECT published %s, so Bemi cannot '
+                             'read them.' % (name, tables_phrase(cannot_select)),
+                             'GRANT SELECT on them (bemi.postgresql.bemi_role with their schemas).'))
+    found.extend(role_attribute_notes(role, role_name))
+    return found
+
+
+ROLE_REPORT_KEYS = ('name', 'exists', 'login', 'replication', 'rds_replication', 'superuser', 'inherit', 'bypassrls',
+                    'valid_until', 'expired', 'can_connect', 'cannot_select')
+
+
+def role_login_findings(role, name, database):
+    """What makes Bemi's login fail although the role exists."""
+    found = []
+    if not role['login']:
+        found.append(finding('role_nologin', role['name'], 'Role %s cannot log in (NOLOGIN).' % name,
+                             'ALTER ROLE %s LOGIN (bemi.postgresql.bemi_role).' % name))
+    if role.get('expired'):
+        found.append(finding('role_expired', role['name'], 'The password of role %s expired (VALID UNTIL %s), so '
+                             'Bemi\'s login fails.' % (name, role['valid_until']),
+                             "ALTER ROLE %s VALID UNTIL 'infinity' (bemi.postgresql.bemi_role)." % name))
+    if role.get('can_connect') is False:
+        found.append(finding('role_no_connect', role['name'], 'Role %s has no CONNECT privilege on database %s, so '
+                             'Bemi\'s login to it fails.' % (name, quote_ident(database)),
+                             'GRANT CONNECT ON DATABASE %s TO %s.' % (quote_ident(database), name)))
+    return found
+
+
+def role_attribute_notes(role, role_name):
+    name = quote_ident(role_name)
+    found = []
+    if role.get('inherit') is False and not role['superuser']:
+        found.append(finding('role_noinherit', role_name, 'Role %s is NOINHERIT: it does not use the privileges of '
+                             'the roles it is a member of, only those granted to it directly.' % name,
+                             'ALTER ROLE %s INHERIT, unless that is intended.' % name))
+    if role.get('bypassrls') and not role['superuser']:
+        found.append(finding('role_bypassrls', role_name, 'Role %s has BYPASSRLS, so it reads rows that row-level '
+                             'security policies hide from other roles.' % name,
+                             'ALTER ROLE %s NOBYPASSRLS, unless that is intended.' % name))
+    return found
+
+
+def check_server(facts, options, report):
+    """Where the server's files are, whether it is a standby, and its schemas: what the tracking role needs."""
+    role = facts['role']
+    report['server'] = {
+        'in_recovery': facts['in_recovery'],
+        'version_num': facts['server_version_num'],
+        'cluster_name': facts['cluster_name'],
+        'role_exists': None if role is None else bool(role),
+        'user_schemas': facts['user_schemas'],
+    }
+    report['server'].update(facts['files'])
+    hidden = sorted(key for key, value in facts['files'].items() if value is None)
+    if not hidden:
+        return []
+    return [finding('server_files_unreadable', ', '.join(hidden), '%s: unknown, because %s may not read them.'
+                    % (', '.join(hidden), facts['login_user']),
+                    'run bemi_info as a superuser or a member of pg_read_all_settings.')]
+
+
+CHECKS = (check_wal_level, check_restart, check_file_settings, check_slots, check_capacity, check_publication,
+          check_schemas, check_tables, check_event_trigger, check_trigger_owner, check_role, check_server)
+
+
+def assess(facts, options):
+    """The report: facts reshaped for users, plus ``findings``, the ``problems`` and ``notes`` sentences and ``ready``."""
+    report = settings_report(facts)
+    found = list(facts.get('notes') or [])
+    for check in CHECKS:
+        found.extend(check(facts, options, report))
+    report.update(summarize(found))
+    report['ready'] = not report['problems']
+    return report

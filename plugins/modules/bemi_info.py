@@ -10,10 +10,14 @@ short_description: Report whether a PostgreSQL database is ready and healthy for
 version_added: 0.1.0
 description:
   - Answers "is this database ready for Bemi's change data capture, and is it healthy?" in one call,
-    with a list of RV(problems), each a plain sentence that names the object and gives the fix.
+    with a list of RV(findings), each with a stable code, the object it names, and the fix;
+    RV(problems) and RV(notes) are the same findings as plain sentences.
   - Checks C(wal_level) (running and configured) and pending restarts, free replication slots and WAL senders,
     replication slots that are inactive and retain WAL, the publication and which tables it covers,
-    replica identity and primary keys of the tracked tables, the DDL event trigger, and the role Bemi connects with.
+    replica identity and primary keys of the tracked tables, the DDL event trigger and the owner of its function,
+    and the role Bemi connects with (login, password expiry, CONNECT on the database, REPLICATION, SELECT).
+  - Also returns RV(server), the facts about the server that the C(bemi.postgresql.tracking) role needs
+    (standby or primary, its files, its schemas), so no C(psql) is needed on the managed host.
   - Never changes anything, in check mode or not. It creates no temporary objects and no trial slots;
     RV(queries) is always empty and C(changed) always false.
   - Reads the catalogs with a fixed number of queries, whatever the number of tables.
@@ -24,7 +28,7 @@ author:
   - Bemi (@BemiHQ)
 extends_documentation_fragment:
   - bemi.postgresql.connection
-  - bemi.postgresql.attributes
+  - bemi.postgresql.attributes.info_module
 options:
   publication:
     description: The publication Bemi reads, in O(login_db).
@@ -58,14 +62,22 @@ options:
 notes:
   - A member of C(pg_monitor) sees everything it needs except the configuration files, for which it reports
     the running values (the configured ones are null while a restart is pending).
-  - The problems it finds are C(wal_level) not logical or a restart pending; no free replication slot or WAL sender;
-    the publication missing, not publishing INSERT, UPDATE or DELETE, or not covering a table of O(schemas);
+  - Every finding code, with its meaning and fix, is listed in the collection's C(docs/readiness.md).
+  - The problems it finds are C(wal_level) not logical, waiting for a restart, or configured lower than the running
+    V(logical) (then the fix is to set it back, not to restart); a restart pending for C(max_replication_slots)
+    or C(max_wal_senders); no free replication slot or WAL sender;
+    the publication missing, not publishing INSERT, UPDATE or DELETE, or not covering a logged table of O(schemas);
     a published table without C(REPLICA IDENTITY FULL), or with no primary key and no replica identity
-    (its UPDATE and DELETE fail); the event trigger missing, disabled, outdated (such as Bemi's manual version)
-    or not covering O(schemas); the role missing, without LOGIN, without REPLICATION (or C(rds_replication)),
-    or unable to SELECT a published table; O(slot) in another database; a slot whose WAL was lost;
-    an inactive logical slot (or O(slot)) retaining more than O(max_retained_wal); any inactive slot while
-    C(max_slot_wal_keep_size) is V(-1).
+    (its UPDATE and DELETE fail); the event trigger missing, disabled, outdated (such as Bemi's manual version),
+    not covering O(schemas), or its function owned by a role that cannot alter the tracked tables;
+    the role missing, without LOGIN, with an expired password, without CONNECT on the database,
+    without REPLICATION (or C(rds_replication)), or unable to SELECT a published table;
+    O(slot) in another database or not a C(pgoutput) slot; a slot whose WAL was lost;
+    an inactive logical slot (or O(slot)) retaining more than O(max_retained_wal); another tool's inactive
+    logical slot while C(max_slot_wal_keep_size) is V(-1).
+  - Never problems, only notes, are unlogged tables (PostgreSQL never publishes them), a restart pending for a setting
+    Bemi does not depend on, O(slot) or a physical slot inactive while C(max_slot_wal_keep_size) is V(-1),
+    and a role with C(NOINHERIT) or C(BYPASSRLS).
 seealso:
   - name: Logical replication restrictions
     description: Why published tables need a replica identity for UPDATE and DELETE.
@@ -88,6 +100,15 @@ EXAMPLES = r"""
     that: bemi.ready
     fail_msg: "{{ bemi.problems | join('\n') }}"
     success_msg: ready for Bemi
+
+- name: Fail on problems, except tables of a table-list publication left out on purpose (filter on codes only)
+  ansible.builtin.assert:
+    that: blocking | length == 0
+    fail_msg: "{{ blocking | map(attribute='message') | join(' ') }}"
+  vars:
+    blocking: >-
+      {{ bemi.findings | selectattr('severity', 'eq', 'problem')
+         | rejectattr('code', 'eq', 'table_not_published') | list }}
 
 - name: Read-only check as a monitoring role, with a tighter WAL budget
   bemi.postgresql.bemi_info:
@@ -117,12 +138,44 @@ queries:
   elements: str
   sample: []
 ready:
-  description: True when RV(problems) is empty.
+  description: True when no finding is a problem (RV(problems) is empty).
   returned: always
   type: bool
   sample: true
+findings:
+  description:
+    - What the checks found, problems first, then by code and object.
+    - Filter on C(code), never on the wording of C(message).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    code:
+      description: Stable snake_case identifier of the kind of finding, such as V(wal_level_not_logical),
+        V(table_not_published) or V(role_expired).
+      type: str
+    severity:
+      description: V(problem) makes RV(ready) false; V(note) never does.
+      type: str
+      choices: [problem, note]
+    object:
+      description: What the finding is about; a setting, slot, publication, trigger function or role name.
+        Findings about tables name the publication, and the tables are in C(message).
+      type: str
+    message:
+      description: What is wrong and why it matters, in one or two sentences.
+      type: str
+    fix:
+      description: What to do about it; null for some notes.
+      type: str
+  sample:
+    - code: role_expired
+      severity: problem
+      object: bemi
+      message: "The password of role bemi expired (VALID UNTIL 2025-01-01 00:00:00+00), so Bemi's login fails."
+      fix: "ALTER ROLE bemi VALID UNTIL 'infinity' (bemi.postgresql.bemi_role)."
 problems:
-  description: Plain sentences, sorted, each naming the object and giving the fix. Empty when ready.
+  description: The problems of RV(findings) as plain sentences (message, then the fix), sorted. Empty when ready.
   returned: always
   type: list
   elements: str
@@ -130,7 +183,8 @@ problems:
     - "Role bemi has no REPLICATION attribute (nor membership in rds_replication), so it cannot stream changes.
       Fix: ALTER ROLE bemi REPLICATION (bemi.postgresql.bemi_role with replication: true)."
 notes:
-  description: Facts worth knowing that are not problems, such as a slot Bemi has yet to create, or what this login could not read.
+  description: The notes of RV(findings) as plain sentences, sorted. Facts worth knowing that are not problems,
+    such as a slot Bemi has yet to create, or what this login could not read.
   returned: always
   type: list
   elements: str
@@ -221,18 +275,57 @@ event_trigger:
     - The DDL event trigger C(_bemi_set_replica_identity_trigger); null when it cannot be read.
     - C(up_to_date) is true when its function is this collection's current version.
     - C(tracked_schemas) lists the schemas it covers (V(*) for every schema); null when unknown.
+    - C(owner) is the role its function runs as (the function is SECURITY DEFINER).
   returned: always
   type: dict
   sample: {present: true, enabled: true, up_to_date: true, tags: [CREATE TABLE, CREATE TABLE AS, SELECT INTO],
-           tracked_schemas: [public]}
+           tracked_schemas: [public], owner: postgres}
 role:
   description:
     - The role Bemi connects with. C(cannot_select) lists the published tables it may not read (null when unknown).
+    - C(valid_until) is its password expiry as text (null when none), C(expired) whether that is past,
+      C(can_connect) whether it has CONNECT on O(login_db).
     - Null when the roles cannot be read.
   returned: always
   type: dict
   sample: {name: bemi, exists: true, login: true, replication: true, rds_replication: false, superuser: false,
-           cannot_select: []}
+           inherit: true, bypassrls: false, valid_until: null, expired: false, can_connect: true, cannot_select: []}
+server:
+  description:
+    - Facts about the server, for playbooks and the C(bemi.postgresql.tracking) role.
+  returned: always
+  type: dict
+  contains:
+    in_recovery:
+      description: Whether the server is a standby (C(pg_is_in_recovery())).
+      type: bool
+    version_num:
+      description: C(server_version_num), for example V(170006).
+      type: int
+    data_directory:
+      description: The data directory; null unless the login is a superuser or a member of C(pg_read_all_settings)
+        (then a note says so).
+      type: str
+    config_file:
+      description: The main configuration file; null under the same condition as C(data_directory).
+      type: str
+    hba_file:
+      description: The C(pg_hba.conf) in use; null under the same condition as C(data_directory).
+      type: str
+    cluster_name:
+      description: The C(cluster_name) setting (Debian sets it to C(<major>/<name>)); empty when not set.
+      type: str
+    role_exists:
+      description: Whether the role O(role) exists; null when the roles cannot be read.
+      type: bool
+    user_schemas:
+      description: Every schema of O(login_db) except the system ones, sorted, quoted as SQL names where needed
+        (for example V('"Sales"')), as the O(bemi.postgresql.bemi_role#module:schemas) option takes them.
+      type: list
+      elements: str
+  sample: {in_recovery: false, version_num: 170006, data_directory: /var/lib/postgresql/17/main,
+           config_file: /etc/postgresql/17/main/postgresql.conf, hba_file: /etc/postgresql/17/main/pg_hba.conf,
+           cluster_name: 17/main, role_exists: true, user_schemas: ['"Sales"', public]}
 """
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (

@@ -17,6 +17,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.info import (
     parse_tracked_schemas,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.event_trigger import MARKER as TRIGGER_MARKER
+from ansible_collections.bemi.postgresql.plugins.module_utils.findings import CODES, finding
 
 OPTIONS = {'publication': 'bemi', 'role': 'bemi', 'schemas': ['public'], 'slot': 'bemi',
            'max_retained_wal': 1024 ** 3}
@@ -25,10 +26,11 @@ GOOD_SOURCE = 'BEGIN\n  %s\n  -- bemi.postgresql tracked schemas: ["public"]\nEN
 
 
 def table(name, schema='public', kind='r', identity='f', pk=True, published=True, in_schemas=True,
-          can_select=True, identity_index=False):
+          can_select=True, identity_index=False, unlogged=False, owner='app'):
     return {'schema': schema, 'name': name, 'kind': kind, 'identity': identity, 'has_primary_key': pk,
             'has_identity_index': identity_index, 'published': published, 'in_schemas': in_schemas,
-            'role_can_select': can_select if published else None}
+            'role_can_select': can_select if published else None, 'unlogged': unlogged, 'owner': owner,
+            'trigger_owner_can_alter': True}
 
 
 def setting(running, configured=None):
@@ -54,6 +56,10 @@ def healthy():
         'slots_in_use': 1,
         'wal_senders_in_use': 1,
         'notes': [],
+        'files': {'data_directory': '/srv/pg/data', 'config_file': '/srv/pg/data/postgresql.conf',
+                  'hba_file': '/srv/pg/data/pg_hba.conf'},
+        'cluster_name': '',
+        'user_schemas': ['"Sales"', 'public'],
         'replication_slots': [
             {'name': 'bemi', 'type': 'logical', 'database': 'shop', 'plugin': 'pgoutput', 'active': True,
              'retained_wal_bytes': 4096, 'wal_status': 'reserved', 'safe_wal_size': 10 ** 9},
@@ -65,8 +71,10 @@ def healthy():
         'missing_schemas': [],
         'event_trigger': {'name': '_bemi_set_replica_identity_trigger', 'enabled': 'O', 'event': 'ddl_command_end',
                           'tags': ['SELECT INTO', 'CREATE TABLE', 'CREATE TABLE AS'], 'function_schema': 'public',
-                          'function_name': '_bemi_set_replica_identity_func', 'source': GOOD_SOURCE},
-        'role': {'name': 'bemi', 'login': True, 'replication': True, 'superuser': False, 'rds_replication': False},
+                          'function_name': '_bemi_set_replica_identity_func', 'source': GOOD_SOURCE,
+                          'owner': 'postgres', 'owner_super': True},
+        'role': {'name': 'bemi', 'login': True, 'replication': True, 'superuser': False, 'rds_replication': False,
+                 'inherit': True, 'bypassrls': False, 'valid_until': None, 'expired': False, 'can_connect': True},
     }
 
 
@@ -74,6 +82,10 @@ def run(facts, **options):
     merged = dict(OPTIONS)
     merged.update(options)
     return assess(facts, merged)
+
+
+def codes(report, severity=None):
+    return [item['code'] for item in report['findings'] if severity in (None, item['severity'])]
 
 
 def only_problem(report, *words):
@@ -92,8 +104,12 @@ def test_healthy_is_ready():
     assert report['ready'] is True
     assert report['event_trigger'] == {'present': True, 'enabled': True, 'up_to_date': True,
                                        'tags': ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO'],
-                                       'tracked_schemas': ['public']}
+                                       'tracked_schemas': ['public'], 'owner': 'postgres'}
     assert report['role']['cannot_select'] == []
+    assert report['findings'] == []
+    assert report['server'] == {'in_recovery': False, 'version_num': 170006, 'cluster_name': '', 'role_exists': True,
+                                'user_schemas': ['"Sales"', 'public'], 'data_directory': '/srv/pg/data',
+                                'config_file': '/srv/pg/data/postgresql.conf', 'hba_file': '/srv/pg/data/pg_hba.conf'}
     assert report['tables_without_full_identity'] == []
     assert report['max_replication_slots'] == {'running': 10, 'configured': 10, 'in_use': 1}
 
@@ -117,9 +133,24 @@ def test_wal_level_waiting_for_restart():
     facts['restart_pending'] = True
     report = run(facts)
     assert report['restart_required'] is True
-    assert len(report['problems']) == 2
-    assert any('configured as logical but the server still runs with replica' in p for p in report['problems'])
-    assert any('wal_level (running replica, configured logical)' in p for p in report['problems'])
+    only_problem(report, 'configured as logical but the server still runs with replica', 'Fix: restart PostgreSQL')
+    assert codes(report) == ['wal_level_restart_pending']
+
+
+def test_wal_level_configured_lower_says_set_it_back_not_restart():
+    facts = healthy()
+    facts['settings']['wal_level'] = setting('logical', 'replica')
+    facts['pending_restart'] = ['wal_level']
+    facts['restart_pending'] = True
+    report = run(facts)
+    only_problem(report, 'configured as replica for the next start', 'FATAL: logical replication slot "bemi" exists')
+    (item,) = report['findings']
+    assert item['code'] == 'wal_level_configured_not_logical' and item['object'] == 'wal_level'
+    assert item['fix'].startswith('ALTER SYSTEM SET wal_level = logical')
+    assert 'Do not restart' in item['fix']
+    facts['replication_slots'] = []
+    facts['slots_in_use'] = 0
+    assert 'can no longer decode changes' in run(facts)['problems'][0]
 
 
 def test_restart_pending_other_setting():
@@ -131,8 +162,25 @@ def test_restart_pending_other_setting():
 
 def test_restart_pending_reported_by_postgres_only():
     facts = healthy()
-    facts['pending_restart'] = ['shared_buffers']
-    only_problem(run(facts), 'pending for shared_buffers')
+    facts['pending_restart'] = ['max_replication_slots']
+    # The files agree with the running value: PostgreSQL's flag outlives a reverted change.
+    assert run(facts)['problems'] == []
+    facts['settings']['max_replication_slots'] = {'running': 10, 'configured': None}
+    facts['settings_readable'] = False
+    report = run(facts)
+    assert codes(report, 'problem') == ['restart_pending']
+    assert 'pending for max_replication_slots' in report['problems'][0]
+
+
+def test_unrelated_pending_restart_is_a_note():
+    facts = healthy()
+    facts['pending_restart'] = ['max_locks_per_transaction', 'shared_buffers']
+    report = run(facts)
+    assert report['ready'] is True
+    assert report['restart_required'] is True
+    assert codes(report) == ['restart_pending_unrelated']
+    assert report['findings'][0]['object'] == 'max_locks_per_transaction, shared_buffers'
+    assert 'which Bemi does not depend on' in report['notes'][0]
 
 
 def test_unreadable_files_is_a_note():
@@ -198,11 +246,35 @@ def test_other_inactive_logical_slot_and_not_physical():
     assert [slot['name'] for slot in run(facts)['replication_slots']] == ['bemi', 'standby', 'zombie']
 
 
-def test_unlimited_keep_size_with_inactive_slot():
+def test_unlimited_keep_size_with_a_foreign_inactive_logical_slot():
     facts = healthy()
     facts['settings']['max_slot_wal_keep_size'] = setting(-1)
-    facts['replication_slots'].append(inactive('standby', 10, 'physical'))
-    only_problem(run(facts), 'standby is inactive and max_slot_wal_keep_size = -1')
+    facts['replication_slots'].append(inactive('stale', 10))
+    only_problem(run(facts), 'stale is inactive and max_slot_wal_keep_size = -1', "pg_drop_replication_slot('stale')")
+    assert codes(run(facts)) == ['inactive_slot_unbounded_wal']
+
+
+def test_unlimited_keep_size_with_bemi_between_connections_or_a_standby_slot_is_a_note():
+    facts = healthy()
+    facts['settings']['max_slot_wal_keep_size'] = setting(-1)
+    facts['replication_slots'] = [inactive('bemi', 4096), inactive('standby', 10, 'physical')]
+    report = run(facts)
+    assert report['ready'] is True
+    assert [(f['code'], f['object'], f['severity']) for f in report['findings']] == [
+        ('slot_wal_unbounded', 'bemi', 'note'), ('slot_wal_unbounded', 'standby', 'note')]
+    assert 'keeps WAL until the disk is full' in report['notes'][0]
+    # Over the budget, Bemi's own slot is a problem again (and the note is not repeated).
+    facts['replication_slots'][0]['retained_wal_bytes'] = 2 * 1024 ** 3
+    assert codes(run(facts)) == ['slot_inactive_retaining_wal', 'slot_wal_unbounded']
+
+
+def test_bemi_slot_with_another_plugin():
+    facts = healthy()
+    facts['replication_slots'][0]['plugin'] = 'test_decoding'
+    only_problem(run(facts), 'Replication slot bemi is a logical slot of plugin test_decoding', 'pgoutput',
+                 "pg_drop_replication_slot('bemi')")
+    facts['replication_slots'][0].update(plugin=None, type='physical', database=None)
+    assert codes(run(facts)) == ['slot_plugin_not_pgoutput']
 
 
 def test_bemi_slot_in_other_database_and_lost():
@@ -331,14 +403,20 @@ def test_role_cannot_select():
 
 def test_unknown_facts_are_null_not_problems():
     facts = healthy()
+    unreadable = finding('fact_unreadable', 'Tables', 'Tables: unknown, because monitor may not read it.', 'grant it.')
     facts.update(replication_slots=None, publication=None, tables=None, event_trigger=None, role=None,
-                 notes=['Tables: unknown, because monitor may not read it.'])
+                 notes=[unreadable])
+    facts['files'] = dict.fromkeys(facts['files'])
     report = run(facts)
     assert report['ready'] is True
     for key in ('replication_slots', 'publication', 'tables_without_full_identity', 'tables_without_primary_key',
                 'event_trigger', 'role'):
         assert report[key] is None
-    assert report['notes'] == ['Tables: unknown, because monitor may not read it.']
+    assert report['server']['role_exists'] is None
+    assert report['server']['data_directory'] is None
+    assert codes(report) == ['fact_unreadable', 'server_files_unreadable']
+    assert report['notes'][1] == 'config_file, data_directory, hba_file: unknown, because postgres may not read them. ' \
+        'Fix: run bemi_info as a superuser or a member of pg_read_all_settings.'
 
 
 def test_problems_are_sorted_and_stable():
@@ -376,3 +454,76 @@ def test_parse_tracked_schemas():
     assert parse_tracked_schemas('-- bemi.postgresql tracked schemas: ["b", "a"]') == ['a', 'b']
     assert parse_tracked_schemas('-- bemi.postgresql tracked schemas: not json') is None
     assert parse_tracked_schemas(None) is None
+
+
+def test_expired_role():
+    facts = healthy()
+    facts['role'].update(expired=True, valid_until='2000-01-01 00:00:00+00')
+    report = run(facts)
+    only_problem(report, 'password of role bemi expired (VALID UNTIL 2000-01-01', "VALID UNTIL 'infinity'")
+    assert report['findings'][0]['object'] == 'bemi'
+    assert report['role']['expired'] is True
+
+
+def test_role_without_connect():
+    facts = healthy()
+    facts['role']['can_connect'] = False
+    only_problem(run(facts), 'no CONNECT privilege on database shop', 'GRANT CONNECT ON DATABASE shop TO bemi')
+    assert codes(run(facts)) == ['role_no_connect']
+
+
+def test_noinherit_and_bypassrls_are_notes():
+    facts = healthy()
+    facts['role'].update(inherit=False, bypassrls=True)
+    report = run(facts)
+    assert report['ready'] is True
+    assert codes(report) == ['role_bypassrls', 'role_noinherit']
+    assert 'ALTER ROLE bemi NOBYPASSRLS' in report['notes'][0]
+    assert 'ALTER ROLE bemi INHERIT' in report['notes'][1]
+
+
+def test_trigger_owner_that_cannot_alter_the_tables():
+    facts = healthy()
+    facts['event_trigger'].update(owner='admin', owner_super=False)
+    facts['tables'][0].update(trigger_owner_can_alter=False, owner='app')
+    report = run(facts)
+    only_problem(report, 'runs as admin, which is neither a superuser nor a member of app', 'GRANT app TO admin')
+    assert report['findings'][0]['object'] == 'public._bemi_set_replica_identity_func()'
+    assert report['event_trigger']['owner'] == 'admin'
+    # Once admin may alter every tracked table, only a note remains (tables of other roles may come later).
+    facts['tables'][0]['trigger_owner_can_alter'] = True
+    report = run(facts)
+    assert report['ready'] is True and codes(report) == ['event_trigger_owner_not_superuser']
+
+
+def test_unlogged_tables_are_a_note_not_a_problem():
+    facts = healthy()
+    facts['publication'].update(all_tables=False, tables=['public.orders'])
+    facts['tables'] = [table('orders'), table('cache', identity='d', pk=False, published=False, unlogged=True)]
+    report = run(facts)
+    assert report['ready'] is True, report['problems']
+    assert codes(report) == ['table_unlogged']
+    assert 'Unlogged table public.cache of the tracked schemas is never published' in report['notes'][0]
+    assert report['tables_without_full_identity'] == []
+
+
+def test_findings_carry_code_severity_object_message_and_fix():
+    facts = healthy()
+    facts['settings']['wal_level'] = setting('replica')
+    facts['role'] = False
+    facts['replication_slots'] = []
+    report = run(facts)
+    assert [(f['code'], f['severity'], f['object']) for f in report['findings']] == [
+        ('role_missing', 'problem', 'bemi'), ('wal_level_not_logical', 'problem', 'wal_level'),
+        ('slot_missing', 'note', 'bemi')]
+    for item in report['findings']:
+        assert sorted(item) == ['code', 'fix', 'message', 'object', 'severity']
+        assert item['code'] in CODES
+    assert report['problems'] == sorted('%s Fix: %s' % (f['message'], f['fix']) for f in report['findings']
+                                        if f['severity'] == 'problem')
+    assert report['notes'] == ['Replication slot bemi does not exist yet. Bemi creates it when it first connects.']
+
+
+def test_an_unregistered_code_is_a_bug():
+    with pytest.raises(KeyError):
+        finding('no_such_code', 'x', 'message')
