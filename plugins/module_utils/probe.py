@@ -328,7 +328,13 @@ CONNECT_FAILURES = (
      'check probe_host, probe_port and probe_ssl_mode, listen_addresses in postgresql.conf, and firewalls '
      'between this host and %(host)s'),
 )
-SLOT_FAILURES = (
+# After the login: the session ended under the probe (pg_terminate_backend, a restart, the network).
+SESSION_FAILURES = (
+    ('probe_connection_lost', r'server closed the connection|terminating connection|connection .*(lost|closed)',
+     'the session of role %(user)s was ended (pg_terminate_backend, a restart, or the network): look in the '
+     'server log for why, then run the probe again'),
+)
+SLOT_FAILURES = SESSION_FAILURES + (
     ('probe_wal_level', r'wal_level', 'set wal_level = logical and restart PostgreSQL (bemi.postgresql.bemi_wal_level)'),
     ('probe_slots', r'all replication slots are in use|max_replication_slots',
      'drop a replication slot that is not needed (pg_replication_slots) or raise max_replication_slots '
@@ -346,7 +352,7 @@ def classify(step, exc, probe):
     elif step == 'create_slot':
         table = SLOT_FAILURES
     else:
-        table = ()
+        table = SESSION_FAILURES
     client = re.search(r'host "([^"]+)"', message)
     values = dict(probe.target, client=client.group(1) if client else probe.target['host'])
     for code, pattern, fix in table:
