@@ -150,7 +150,7 @@ class _Probe(object):
         except ProbeFailure as exc:
             failure = exc
         except DatabaseError as exc:
-            failure = classify(name, exc, self)
+            failure = classify(name, exc, self.target)
         except (OSError, ValueError) as exc:  # a dropped socket, a libpq option it rejects
             failure = ProbeFailure('probe_error', str(exc).strip(), 'see the error; run the probe again')
         if failure:
@@ -305,6 +305,7 @@ def describe_backend(row):
 # (code, pattern in the message, fix); the first match wins. %(...)s are filled in from the target.
 CONNECT_FAILURES = (
     ('probe_pg_hba', r'no pg_hba\.conf entry',
+     'pg_hba.conf has no line for database %(dbname)s user %(user)s from %(client)s: '
      'add "host %(dbname)s %(user)s %(client)s/32 scram-sha-256" (or your network) to pg_hba.conf and reload '
      'PostgreSQL (the tracking role does it with bemi_manage_pg_hba: true); a logical replication connection '
      'matches ordinary database lines, not "replication" ones'),
@@ -342,7 +343,7 @@ SLOT_FAILURES = SESSION_FAILURES + (
 )
 
 
-def classify(step, exc, probe):
+def classify(step, exc, target):
     """A ProbeFailure for a driver error in ``step``, with the fix that matches the server's message."""
     message = ' '.join(str(exc).split())
     if step == 'connect':
@@ -354,7 +355,7 @@ def classify(step, exc, probe):
     else:
         table = SESSION_FAILURES
     client = re.search(r'host "([^"]+)"', message)
-    values = dict(probe.target, client=client.group(1) if client else probe.target['host'])
+    values = dict(target, client=client.group(1) if client else target['host'])
     for code, pattern, fix in table:
         if re.search(pattern, message, re.IGNORECASE):
             return ProbeFailure(code, message, fix % values)

@@ -235,6 +235,7 @@ def test_missing_pg_hba_line(pool, major):
     cluster.reload()
     assert_failed(probe(cluster), 'connect', 'probe_pg_hba',
                   'no pg_hba.conf entry for host "127.0.0.1", user "bemi", database "app"',
+                  'pg_hba.conf has no line for database app user bemi from 127.0.0.1: '
                   'add "host app bemi 127.0.0.1/32 scram-sha-256"')
     assert leftover_slots(cluster) == []
     # The documented fix: that line, and a reload.
