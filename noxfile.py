@@ -204,6 +204,47 @@ def smoke_session(core):
     return smoke
 
 
+def tools_venv(session):
+    controller = CORES[NEWEST][1]
+    python = require_python(session, controller, 'controller for ansible-core %s' % NEWEST)
+    return venv(session, 'tools-%s-py%s' % (NEWEST, controller), python, 'tools-%s.txt' % NEWEST)
+
+
+def run_without_deprecations(session, argv, env):
+    """Run ``argv``; fail when the newest ansible-core prints a deprecation warning."""
+    env = dict(env, ANSIBLE_DEPRECATION_WARNINGS='1', ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
+    output = session.run(*argv, external=True, env=env, silent=True) or ''
+    print(output)
+    found = [line for line in output.splitlines() if 'DEPRECATION' in line]
+    if found:
+        session.error('deprecation warnings:\n' + '\n'.join(found))
+
+
+def lint(session):
+    bindir = tools_venv(session)
+    collections = os.path.join(ROOT, '.cache', 'collections')
+    env = {'ANSIBLE_COLLECTIONS_PATH': collections, 'PATH': bindir + os.pathsep + os.environ['PATH'],
+           'ANSIBLE_HOME': os.path.join(CACHE, 'ansible-home')}
+    session.run(os.path.join(ROOT, 'scripts', 'link-collection.sh'), external=True, env=env)
+    run_without_deprecations(session, [os.path.join(bindir, 'ansible-lint'), '--profile', 'production',
+                                       '--offline'], env)
+    write_result(session.name, 'passed')
+
+
+def molecule(session):
+    bindir = tools_venv(session)
+    # The scenario's ports and directories are shared with every other checkout on this machine.
+    run_without_deprecations(session, ['flock', '/tmp/bemi-molecule.lock',
+                                       os.path.join(ROOT, 'scripts', 'molecule.sh'), 'default'],
+                             {'BEMI_TOOLS_BIN': bindir})
+    write_result(session.name, 'passed')
+
+
+lint.__doc__ = 'ansible-lint --profile production with ansible-core %s on Python %s' % (NEWEST, CORES[NEWEST][1])
+molecule.__doc__ = 'Molecule scenario default with ansible-core %s on Python %s' % (NEWEST, CORES[NEWEST][1])
+nox.session(name='lint-' + NEWEST)(lint)
+nox.session(name='molecule-' + NEWEST)(molecule)
+
 for _core in CORES:
     nox.session(name='sanity-' + _core)(sanity_session(_core))
     nox.session(name='units-' + _core)(units_session(_core))

@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the nox sessions of the support matrix in parallel and print what happened.
+
+    scripts/matrix.py                 every session of noxfile.py (`make matrix`)
+    scripts/matrix.py smoke-2.21 ...  those sessions
+    MATRIX_JOBS=1 scripts/matrix.py   one at a time (default: 2, the machine's cores)
+
+Each session's output goes to .cache/matrix/logs/<session>.log; a failed
+session's tail is printed. The table at the end says passed / skipped (and why)
+/ FAILED for every session; the exit status is 1 when any session failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, '.cache', 'matrix')
+NOX = os.path.join(os.path.dirname(sys.executable), 'nox')
+
+
+def all_sessions():
+    out = subprocess.run([NOX, '--list-sessions', '--json'], cwd=ROOT, stdout=subprocess.PIPE,
+                         universal_newlines=True, check=True).stdout
+    return [entry['session'] for entry in json.loads(out)]
+
+
+def order(sessions):
+    """Longest first, so that two workers finish together: sanity, then smoke, then units."""
+    weight = {'sanity': 0, 'smoke': 1, 'units': 2}
+    return sorted(sessions, key=lambda name: (weight.get(name.split('-')[0], 3), name))
+
+
+def run_session(name):
+    log = os.path.join(CACHE, 'logs', name + '.log')
+    result = os.path.join(CACHE, 'results', name + '.json')
+    if os.path.exists(result):
+        os.unlink(result)
+    start = time.time()
+    with open(log, 'w') as handle:
+        proc = subprocess.run([NOX, '--no-color', '-s', name], cwd=ROOT, stdout=handle,
+                              stderr=subprocess.STDOUT, check=False)
+    seconds = time.time() - start
+    recorded = {}
+    if os.path.exists(result):
+        with open(result) as handle:
+            recorded = json.load(handle)
+    if proc.returncode:
+        status, reason = 'FAILED', 'nox exit status %d, see %s' % (proc.returncode, os.path.relpath(log, ROOT))
+    elif recorded.get('status') in ('passed', 'skipped'):
+        status, reason = recorded['status'], recorded.get('reason', '')
+    else:
+        # nox exited 0 without the session saying it passed or why it skipped.
+        status, reason = 'FAILED', 'no result recorded, see %s' % os.path.relpath(log, ROOT)
+    print('%-12s %-8s %4.0f s  %s' % (name, status, seconds, reason), flush=True)
+    if status == 'FAILED':
+        with open(log, errors='replace') as handle:
+            print(''.join(handle.readlines()[-40:]), flush=True)
+    return name, status, seconds, reason
+
+
+def main(argv):
+    os.makedirs(os.path.join(CACHE, 'logs'), exist_ok=True)
+    sessions = argv[1:] or all_sessions()
+    jobs = int(os.environ.get('MATRIX_JOBS', '2'))
+    start = time.time()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = dict((name, rest) for name, *rest in pool.map(run_session, order(sessions)))
+    print('\nSupport matrix (%d sessions, %d at a time, %.0f s wall time)' % (len(sessions), jobs, time.time() - start))
+    print('%-12s  %-8s  %6s  %s' % ('session', 'result', 'time', 'note'))
+    for name in sessions:
+        status, seconds, reason = results[name]
+        print('%-12s  %-8s  %5.0fs  %s' % (name, status, seconds, reason))
+    failed = [name for name in sessions if results[name][0] == 'FAILED']
+    if failed:
+        print('FAILED: %s' % ' '.join(failed))
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
