@@ -89,12 +89,17 @@ def run(majors, hosts):
         path = os.path.join(work, 'inventory.json')
         with open(path, 'w') as handle:
             json.dump(inventory(clusters), handle)
-        proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
-                               '-i', path, '--diff', os.path.join(HERE, 'smoke.yml')],
-                              env=ansible_env(work), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True, timeout=900, check=False)
-        print(proc.stdout)
-        deprecations = [line for line in proc.stdout.splitlines() if 'DEPRECATION' in line]
+        argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', path, '--diff',
+                os.path.join(HERE, 'smoke.yml')]
+        output = []
+        # Streamed, so that a slow run shows where it is.
+        with subprocess.Popen(argv, env=ansible_env(work), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True) as proc:
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                output.append(line.rstrip('\n'))
+        deprecations = [line for line in output if 'DEPRECATION' in line]
         if proc.returncode:
             return 'ansible-playbook failed (rc=%d)' % proc.returncode
         if deprecations:
