@@ -74,11 +74,26 @@ def render(matrix):
         '  with ansible-core and Python of `requirements-dev.txt` (and psycopg 3 on 15 and 18).',
         '- `ansible-lint` and the Molecule scenario `default` also run under ansible-core %s'
         % newest,
-        '  (`make lint-newest`, `make molecule-newest`), with deprecation warnings treated as failures.',
-        '- Sanity tests before ansible-core %s skip pylint (see `SANITY_SKIP_OLD` in noxfile.py).'
-        % sorted(matrix.FULL_SANITY, key=minor_key)[0],
+        '  (sessions `lint-%s` and `molecule-%s`); there, and in the smoke runs, a deprecation'
+        % (newest, newest),
+        '  warning fails the session.',
+        '- Sanity tests skipped: %s (why: `SANITY_SKIP` in noxfile.py).'
+        % '; '.join('%s: %s' % (core, ', '.join(tests)) for core, tests in sorted(matrix.SANITY_SKIP.items())),
         '- A session whose Python is not installed under pyenv is reported as skipped, with the',
         '  reason, in the table `make matrix` prints; it is then not tested on that machine.',
+        '',
+        '## How the matrix runs',
+        '',
+        '`noxfile.py` declares the sessions (`nox -l` lists them); `scripts/matrix.py` runs them',
+        'two at a time and prints the table of results. Every tool is installed from PyPI by the',
+        'pinned versions in `tests/matrix/*.txt`, into venvs cached under `.cache/matrix/venvs`.',
+        'The Pythons come from pyenv.',
+        '',
+        'It is plain nox, not antsibull-nox: antsibull-nox installs ansible-core for its',
+        'ansible-test sessions from GitHub branch archives (PyPI only as an unpinned range), and',
+        'runs sanity tests in venvs that ansible-test bootstraps with a `get-pip.py` downloaded',
+        'from outside PyPI; neither works on a CI machine that reaches only PyPI. It also has no',
+        'notion of pyenv Pythons or of the PostgreSQL servers the smoke run needs.',
         '',
     ]
     return '\n'.join(lines)
