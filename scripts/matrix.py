@@ -33,9 +33,10 @@ def all_sessions():
 
 
 def order(sessions):
-    """Longest first, so that two workers finish together: sanity, then smoke, then units."""
-    weight = {'sanity': 0, 'smoke': 1, 'units': 2}
-    return sorted(sessions, key=lambda name: (weight.get(name.split('-')[0], 3), name))
+    """Longest first, so that two workers finish together: sanity, molecule, lint, smoke, units."""
+    weight = {'sanity': 0, 'molecule': 1, 'lint': 2, 'smoke': 3, 'units': 4}
+    return sorted(sessions, key=lambda name: (weight.get(name.split('-')[0], 5), [-int(part) for part in
+                                                                                   name.split('-')[-1].split('.')]))
 
 
 def run_session(name):
