@@ -35,8 +35,12 @@ def all_sessions():
 def order(sessions):
     """Longest first, so that two workers finish together: sanity, molecule, lint, smoke, units."""
     weight = {'sanity': 0, 'molecule': 1, 'lint': 2, 'smoke': 3, 'units': 4}
-    return sorted(sessions, key=lambda name: (weight.get(name.split('-')[0], 5), [-int(part) for part in
-                                                                                   name.split('-')[-1].split('.')]))
+
+    def key(name):
+        kind, _sep, core = name.partition('-')
+        newest_first = [-int(part) for part in core.split('.') if part.isdigit()]
+        return weight.get(kind, 5), newest_first, name
+    return sorted(sessions, key=key)
 
 
 def run_session(name):
@@ -46,9 +50,14 @@ def run_session(name):
         os.unlink(result)
     start = time.time()
     with open(log, 'w') as handle:
-        proc = subprocess.run([NOX, '--no-color', '-s', name], cwd=ROOT, stdout=handle,
-                              stderr=subprocess.STDOUT, check=False)
+        with subprocess.Popen([NOX, '--no-color', '-s', name], cwd=ROOT, stdout=handle,
+                              stderr=subprocess.STDOUT) as proc:
+            # The CPU time of the session and everything it ran: on a busy machine the
+            # wall time says more about the neighbours than about the session.
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.time() - start
+    cpu = usage.ru_utime + usage.ru_stime
     recorded = {}
     if os.path.exists(result):
         with open(result) as handle:
@@ -60,25 +69,32 @@ def run_session(name):
     else:
         # nox exited 0 without the session saying it passed or why it skipped.
         status, reason = 'FAILED', 'no result recorded, see %s' % os.path.relpath(log, ROOT)
-    print('%-12s %-8s %4.0f s  %s' % (name, status, seconds, reason), flush=True)
+    print('%-13s %-8s %5.0f s wall %5.0f s CPU  %s' % (name, status, seconds, cpu, reason), flush=True)
     if status == 'FAILED':
         with open(log, errors='replace') as handle:
             print(''.join(handle.readlines()[-40:]), flush=True)
-    return name, status, seconds, reason
+    return name, status, seconds, cpu, reason
 
 
 def main(argv):
     os.makedirs(os.path.join(CACHE, 'logs'), exist_ok=True)
-    sessions = argv[1:] or all_sessions()
+    known = all_sessions()
+    sessions = argv[1:] or known
+    unknown = [name for name in sessions if name not in known]
+    if unknown:
+        print('unknown session(s): %s; `nox -l` lists them' % ' '.join(unknown), file=sys.stderr)
+        return 2
     jobs = int(os.environ.get('MATRIX_JOBS', '2'))
     start = time.time()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = dict((name, rest) for name, *rest in pool.map(run_session, order(sessions)))
-    print('\nSupport matrix (%d sessions, %d at a time, %.0f s wall time)' % (len(sessions), jobs, time.time() - start))
-    print('%-12s  %-8s  %6s  %s' % ('session', 'result', 'time', 'note'))
+    cpu_total = sum(result[2] for result in results.values())
+    print('\nSupport matrix: %d sessions, %d at a time, %.0f s wall time, %.0f s CPU time'
+          % (len(sessions), jobs, time.time() - start, cpu_total))
+    print('%-13s  %-8s  %6s  %6s  %s' % ('session', 'result', 'wall', 'CPU', 'note'))
     for name in sessions:
-        status, seconds, reason = results[name]
-        print('%-12s  %-8s  %5.0fs  %s' % (name, status, seconds, reason))
+        status, seconds, cpu, reason = results[name]
+        print('%-13s  %-8s  %5.0fs  %5.0fs  %s' % (name, status, seconds, cpu, reason))
     failed = [name for name in sessions if results[name][0] == 'FAILED']
     if failed:
         print('FAILED: %s' % ' '.join(failed))
