@@ -6,6 +6,7 @@
     scripts/matrix.py                 every session of noxfile.py (`make matrix`)
     scripts/matrix.py smoke-2.21 ...  those sessions
     MATRIX_JOBS=1 scripts/matrix.py   one at a time (default: 2, the machine's cores)
+    MATRIX_KEEP_ORDER=1 scripts/matrix.py a b   in the order given (default: longest first)
 
 Each session's output goes to .cache/matrix/logs/<session>.log; a failed
 session's tail is printed. The table at the end says passed / skipped (and why)
@@ -87,7 +88,8 @@ def main(argv):
     jobs = int(os.environ.get('MATRIX_JOBS', '2'))
     start = time.time()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = dict((name, rest) for name, *rest in pool.map(run_session, order(sessions)))
+        queue = sessions if os.environ.get('MATRIX_KEEP_ORDER') else order(sessions)
+        results = dict((name, rest) for name, *rest in pool.map(run_session, queue))
     cpu_total = sum(result[2] for result in results.values())
     print('\nSupport matrix: %d sessions, %d at a time, %.0f s wall time, %.0f s CPU time'
           % (len(sessions), jobs, time.time() - start, cpu_total))
