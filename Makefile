@@ -13,13 +13,14 @@ COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
 # ansible-test keeps its venvs and its pip bootstrap under $HOME: keep ours in the tree.
 TEST_HOME := $(CURDIR)/.cache/home
 
-.PHONY: help demo venv pg test lint docs docs-lint ee-check sanity units integration molecule build-check bench clean
+.PHONY: help demo venv pg test lint docs docs-lint ee-check sanity units integration molecule matrix build-check bench clean
 
 help:
 	@echo "make demo          a throwaway PostgreSQL: dry run, rollout, readiness report, a decoded change"
 	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
 	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults)"
+	@echo "make matrix        sanity, units and module smoke on ansible-core 2.16-2.21 (noxfile.py; SESSIONS=... narrows)"
 	@echo "make docs          regenerate docs/reference from the code"
 	@echo "make lint | docs-lint | sanity | units | build-check | ee-check"
 	@echo "make bench         benchmarks of the replica identity module and trigger (not part of make test)"
@@ -43,7 +44,7 @@ demo: venv
 pg: venv
 	$(BIN)/python scripts/pgserver.py install $(PG_VERSIONS)
 
-test: lint docs-lint sanity units integration molecule build-check ee-check
+test: lint docs-lint sanity units integration molecule build-check ee-check matrix
 	@echo "make test: all passed"
 
 lint: venv
@@ -70,6 +71,7 @@ docs-lint: venv $(COLLECTION_COPY)
 	cd $(COLLECTION_COPY) && PATH=$(CURDIR)/$(BIN):$$PATH \
 	  $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	scripts/docs.sh --check
+	$(BIN)/python scripts/compatibility.py --check
 	$(BIN)/python scripts/check-doc-links.py
 	cd $(COLLECTION_COPY) && $(CURDIR)/$(BIN)/antsibull-changelog lint
 
@@ -87,6 +89,13 @@ integration: pg
 # Fleet scenarios of the tracking role: each host is a PostgreSQL server on this machine.
 molecule: pg
 	scripts/molecule.sh
+
+# The support matrix (noxfile.py): every ansible-core minor the collection claims, each
+# on a controller Python from pyenv, two sessions at a time; venvs cached in .cache/matrix.
+# Prints a table session -> passed / skipped (why) / FAILED; fails when one failed.
+SESSIONS ?=
+matrix: venv pg
+	$(BIN)/python scripts/matrix.py $(SESSIONS)
 
 build-check: venv
 	scripts/build-check.sh

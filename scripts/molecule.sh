@@ -8,7 +8,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-export PATH="$root/.venv/bin:$PATH"
+# BEMI_TOOLS_BIN: the bin directory of another tool venv (the matrix runs Molecule
+# under the newest ansible-core that way).
+export PATH="${BEMI_TOOLS_BIN:-$root/.venv/bin}:$PATH"
 # The collection resolves to this tree (prerun is off, so Molecule installs no copy).
 export ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections"
 scripts/link-collection.sh
