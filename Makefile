@@ -19,19 +19,23 @@ help:
 	@echo "make demo          a throwaway PostgreSQL: dry run, rollout, readiness report, a decoded change"
 	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
-	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults)"
+	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults debian patroni)"
 	@echo "make matrix        sanity, units and module smoke on ansible-core 2.16-2.21 (noxfile.py; SESSIONS=... narrows)"
 	@echo "make docs          regenerate docs/reference from the code"
 	@echo "make lint | docs-lint | sanity | units | build-check | ee-check"
 	@echo "make bench         benchmarks of the replica identity module and trigger (not part of make test)"
 
-$(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt
+$(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt requirements-patroni.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	# A second Python with psycopg 3 and no psycopg2, for the second-driver tests.
 	$(PYTHON) -m venv .cache/venv-psycopg3
 	.cache/venv-psycopg3/bin/pip install --quiet -r requirements-psycopg3.txt
+	# Patroni, etcd and PostgreSQL 18 tools for the patroni scenario. Patroni runs as the postgres OS
+	# user, so its venv is built on the system Python, which that user can execute.
+	/usr/bin/python3 -m venv .cache/venv-patroni
+	.cache/venv-patroni/bin/pip install --quiet -r requirements-patroni.txt
 	touch $@
 
 venv: $(BIN)/ansible
