@@ -57,6 +57,9 @@ CODES = {
     'role_cannot_select': PROBLEM,
     'role_noinherit': NOTE,
     'role_bypassrls': NOTE,
+    # cluster managers
+    'cluster_manager_patroni': NOTE,
+    'patroni_slot_missing_on_replica': PROBLEM,
     # the end-to-end probe (its own code for the cause is in probe.code)
     'probe_failed': PROBLEM,
     # what this login may not read

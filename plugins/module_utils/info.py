@@ -33,6 +33,11 @@ SETTINGS = ('wal_level', 'max_replication_slots', 'max_wal_senders', 'max_slot_w
 RESTART_SETTINGS = ('wal_level', 'max_replication_slots', 'max_wal_senders')
 
 
+# Under Patroni, the fix for a setting it owns.
+PATRONI_SETTING_FIX = ("set wal_level: logical in Patroni's dynamic configuration (patronictl edit-config, or "
+                       "bemi.postgresql.tracking, which sends PATCH /config), then restart the members through Patroni "
+                       "(patronictl restart --pending); ALTER SYSTEM has no effect there.")
+
 # How many table names a problem sentence spells out; the full lists are in the report.
 MAX_NAMED = 10
 
@@ -53,6 +58,8 @@ SERVER_QUERY = (
     "(SELECT setting FROM pg_settings WHERE name = 'config_file') AS config_file, "
     "(SELECT setting FROM pg_settings WHERE name = 'hba_file') AS hba_file, "
     "current_setting('cluster_name') AS cluster_name, "
+    # Patroni's own sessions (heartbeat, REST API) name themselves; other roles see application_name too.
+    "EXISTS (SELECT 1 FROM pg_stat_activity WHERE starts_with(application_name, 'Patroni')) AS patroni, "
     "(SELECT coalesce(array_agg(quote_ident(n.nspname) ORDER BY n.nspname), '{}') FROM pg_namespace n "
     " WHERE " + USER_SCHEMA_CONDITION + ") AS user_schemas"
 )
@@ -205,6 +212,7 @@ def gather(conn, options):
         'notes': notes,
         'files': dict((key, server[key]) for key in ('data_directory', 'config_file', 'hba_file')),
         'cluster_name': server['cluster_name'],
+        'patroni': server['patroni'],
         'user_schemas': list(server['user_schemas'] or []),
     }
     facts['restart_pending'] = restart_pending(facts['settings'], settings, RESTART_SETTINGS)
@@ -296,9 +304,9 @@ def check_wal_level(facts, options, report):
             return [finding('wal_level_restart_pending', 'wal_level',
                             'wal_level is configured as logical but the server still runs with %s.' % running,
                             'restart PostgreSQL.')]
-        return [finding('wal_level_not_logical', 'wal_level', 'wal_level is %s, but Bemi needs logical.' % running,
-                        'ALTER SYSTEM SET wal_level = logical (bemi.postgresql.bemi_wal_level), then restart '
-                        'PostgreSQL.')]
+        fix = (PATRONI_SETTING_FIX if facts.get('patroni') else
+               'ALTER SYSTEM SET wal_level = logical (bemi.postgresql.bemi_wal_level), then restart PostgreSQL.')
+        return [finding('wal_level_not_logical', 'wal_level', 'wal_level is %s, but Bemi needs logical.' % running, fix)]
     if configured is None or configured == 'logical':
         return []
     # Running logical, configured lower: the next start loses logical decoding, and with a
@@ -360,7 +368,8 @@ def check_slots(facts, options, report):
     for slot in report['replication_slots']:
         found.extend(bemi_slot_findings(slot, options['slot'], facts['database']))
         found.extend(slot_wal_findings(slot, options, report['max_slot_wal_keep_size']))
-    if not any(slot['name'] == options['slot'] for slot in slots):
+    # On a Patroni replica, check_cluster_manager judges a missing slot.
+    if not any(slot['name'] == options['slot'] for slot in slots) and not (facts.get('patroni') and facts['in_recovery']):
         found.append(finding('slot_missing', options['slot'], 'Replication slot %s does not exist yet. Bemi creates '
                              'it when it first connects.' % options['slot']))
     return found
@@ -698,8 +707,30 @@ def check_server(facts, options, report):
                     'run bemi_info as a superuser or a member of pg_read_all_settings.')]
 
 
+def check_cluster_manager(facts, options, report):
+    """Patroni owns wal_level, restarts, pg_hba and its members' slots: say so, and look for Bemi's slot on a replica."""
+    report['cluster_manager'] = 'patroni' if facts.get('patroni') else None
+    if not facts.get('patroni'):
+        return []
+    found = [finding('cluster_manager_patroni', 'patroni',
+                     'Patroni manages this server: it owns wal_level, max_wal_senders, max_replication_slots, pg_hba '
+                     'and restarts, and drops every replication slot that its configuration does not name.',
+                     'change those only through Patroni, and keep Bemi\'s slot as a permanent logical slot in its '
+                     'configuration (bemi.postgresql.tracking does both on a Patroni member).')]
+    slots = facts['replication_slots']
+    if facts['in_recovery'] and slots is not None and not any(s['name'] == options['slot'] for s in slots):
+        found.append(finding('patroni_slot_missing_on_replica', options['slot'],
+                             'Replication slot %s is not on this Patroni replica, so after a failover to it Bemi\'s '
+                             'position is lost and Bemi must re-sync.' % quote_ident(options['slot']),
+                             'declare it as a permanent logical slot in Patroni\'s configuration (slots: {%s: {type: '
+                             'logical, database: <database>, plugin: pgoutput}}); Patroni then copies it to every '
+                             'replica.' % options['slot']))
+    return found
+
+
 CHECKS = (check_wal_level, check_restart, check_file_settings, check_slots, check_capacity, check_publication,
-          check_schemas, check_tables, check_event_trigger, check_trigger_owner, check_role, check_server)
+          check_schemas, check_tables, check_event_trigger, check_trigger_owner, check_role, check_server,
+          check_cluster_manager)
 
 
 def assess(facts, options):

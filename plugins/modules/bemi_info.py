@@ -346,6 +346,15 @@ role:
   type: dict
   sample: {name: bemi, exists: true, login: true, replication: true, rds_replication: false, superuser: false,
            inherit: true, bypassrls: false, valid_until: null, expired: false, can_connect: true, cannot_select: []}
+cluster_manager:
+  description:
+    - V(patroni) when Patroni manages this server (its sessions are connected), else null.
+    - Patroni owns C(wal_level), the slot and sender limits, C(pg_hba) and restarts, and drops slots its
+      configuration does not name; a Patroni replica without Bemi's slot is a problem, since a failover to it
+      loses Bemi's position.
+  returned: always
+  type: str
+  sample: patroni
 server:
   description:
     - Facts about the server, for playbooks and the C(bemi.postgresql.tracking) role.

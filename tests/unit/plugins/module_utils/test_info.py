@@ -527,3 +527,31 @@ def test_findings_carry_code_severity_object_message_and_fix():
 def test_an_unregistered_code_is_a_bug():
     with pytest.raises(KeyError):
         finding('no_such_code', 'x', 'message')
+
+
+def test_patroni_is_a_note_and_its_fix_for_wal_level():
+    facts = healthy()
+    facts['patroni'] = True
+    report = run(facts)
+    assert codes(report) == ['cluster_manager_patroni'] and report['ready'] is True
+    assert report['cluster_manager'] == 'patroni'
+    facts['settings']['wal_level'] = setting('replica')
+    report = run(facts)
+    only_problem(report, 'wal_level is replica', "Patroni's dynamic configuration")
+    assert 'ALTER SYSTEM SET' not in report['problems'][0]
+
+
+def test_patroni_replica_without_bemi_slot():
+    facts = healthy()
+    facts.update(patroni=True, in_recovery=True, replication_slots=[])
+    report = run(facts)
+    assert codes(report, 'problem') == ['patroni_slot_missing_on_replica']
+    assert 'slot_missing' not in codes(report)
+    assert 'permanent logical slot' in report['problems'][0]
+    facts['replication_slots'] = healthy()['replication_slots']
+    assert codes(run(facts), 'problem') == []
+
+
+def test_no_cluster_manager():
+    report = run(healthy())
+    assert report['cluster_manager'] is None
