@@ -16,6 +16,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import (
     USER_SCHEMA_CONDITION,
     is_system_schema,
 )
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import (
     IdentifierError,
     display_table,
@@ -51,6 +52,28 @@ SCHEMAS_QUERY = """
 SELECT n.nspname AS name FROM pg_catalog.pg_namespace AS n
 WHERE """ + USER_SCHEMA_CONDITION + """
 """
+
+# Whether any publication is FOR ALL TABLES, and every ordinary or partitioned table some
+# publication includes: by name, through a partitioned ancestor, or (15+) through its schema or
+# an ancestor's. Read afresh on each run, so no memory of an earlier run is needed.
+_PUBLISHED_QUERY = """
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE puballtables) AS all_tables,
+       (SELECT coalesce(json_agg(json_build_array(n.nspname, c.relname)), '[]'::json)
+        FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL (SELECT c.oid AS relid, c.relnamespace AS nsp
+                            UNION SELECT a.relid, ac.relnamespace FROM pg_catalog.pg_partition_ancestors(c.oid) AS a
+                            JOIN pg_catalog.pg_class AS ac ON ac.oid = a.relid) AS up
+        WHERE c.relkind IN ('r', 'p')
+          AND (EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel AS pr WHERE pr.prrelid = up.relid)%s)
+       ) AS tables
+"""
+_PUBLISHED_BY_SCHEMA = """
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace AS pn WHERE pn.pnnspid = up.nsp)"""
+
+
+def published_query(server_version):
+    return _PUBLISHED_QUERY % (_PUBLISHED_BY_SCHEMA if supports(server_version, 'publication_schemas') else '')
+
 
 LOCK_TIMEOUT_RE = re.compile(r'^\s*(\d+(\.\d+)?)\s*(ms|s|min|h)?\s*$')
 
@@ -181,6 +204,23 @@ def plan_identities(rows, scope, identity):
         elif identity == 'default' and current == 'f':
             changes.append((pair[0], pair[1], 'full', 'default'))
     return changes
+
+
+def plan_resets(rows, scope, exclude, published, trigger_schemas):
+    """[(schema, table, 'full', 'default')] for the FULL tables that nothing tracks any more.
+
+    A table is kept when it is in ``scope``, in ``exclude``, published (``published``:
+    the published-tables query's row) or in a schema the event trigger covers
+    (``trigger_schemas``: None without a trigger, ['*'] for every schema). Tables that
+    belong to an extension, temporary ones, and other identities than FULL are never touched.
+    """
+    if published['all_tables'] or trigger_schemas == [ALL_SCHEMAS]:
+        return []
+    keep = set(scope) | set(exclude) | set(tuple(pair) for pair in published['tables'])
+    covered = set(trigger_schemas or [])
+    return [(row['schema'], row['name'], 'full', 'default') for row in rows
+            if _trackable(row) and row['identity'] == 'f' and (row['schema'], row['name']) not in keep
+            and row['schema'] not in covered]
 
 
 def alter_statement(schema, table, identity):

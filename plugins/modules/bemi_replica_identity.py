@@ -90,6 +90,19 @@ options:
       - Defaults to V(true) with O(identity=full) and V(false) with O(identity=default).
       - Creating an event trigger needs a superuser.
     type: bool
+  reset_unpublished:
+    description:
+      - With V(true) (and O(identity=full)), also set C(REPLICA IDENTITY DEFAULT) on every table, in any
+        non-system schema, that has C(FULL) but that no publication of the database includes, by name, through
+        its schema or through a partitioned parent. Tables in scope, in O(exclude), and in the schemas the event
+        trigger tracks (with O(track_new_tables)) keep their identity; with a C(FOR ALL TABLES) publication
+        nothing is reset.
+      - This is how tracking of a table stops completely once it has left the publication. It is worked out
+        from the catalogs on every run, so a run interrupted after the publication changed is completed by
+        the next one. Each table gets its own transaction under O(lock_timeout), as for O(identity).
+      - Leave it V(false) when another logical decoding consumer relies on C(FULL) on unpublished tables.
+    type: bool
+    default: false
 notes:
   - The transactions that change identities use C(synchronous_commit = off); a change lost in a crash
     is made again by the next run.
@@ -126,6 +139,13 @@ EXAMPLES = r"""
       - '"Sales"."Order Items"'
     track_new_tables: false
 
+- name: FULL on exactly the published tables; unpublished tables lose FULL
+  bemi.postgresql.bemi_replica_identity:
+    login_db: shop
+    tables: [orders, invoices]
+    track_new_tables: false
+    reset_unpublished: true
+
 - name: Stop tracking (back to DEFAULT, trigger removed)
   bemi.postgresql.bemi_replica_identity:
     login_db: shop
@@ -140,11 +160,19 @@ queries:
   elements: str
   sample: ["ALTER TABLE \"public\".\"orders\" REPLICA IDENTITY FULL"]
 tables_changed:
-  description: The tables whose identity was changed (or in check mode would be), as C(schema.table).
+  description:
+    - The tables whose identity was changed (or in check mode would be), as C(schema.table), those of
+      RV(tables_reset) included.
   returned: always
   type: list
   elements: str
   sample: [public.orders, public.order_items]
+tables_reset:
+  description: The tables set back to C(DEFAULT) by O(reset_unpublished) (or in check mode that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [public.invoices]
 tables_failed:
   description: The tables that stayed locked after every retry and were not changed; the task then fails.
   returned: always
@@ -199,6 +227,8 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity i
     parse_schemas,
     parse_tables,
     plan_identities,
+    plan_resets,
+    published_query,
     resolve_scope,
 )
 
@@ -213,6 +243,7 @@ def main():
         lock_timeout=dict(type='str', default='2s'),
         retries=dict(type='int', default=5),
         track_new_tables=dict(type='bool'),
+        reset_unpublished=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -222,6 +253,9 @@ def main():
     if track and params['identity'] == 'default':
         module.fail_json(msg='track_new_tables: true would give new tables FULL while identity: default removes it; '
                              'use track_new_tables: false (the default with identity: default).')
+    if params['reset_unpublished'] and params['identity'] == 'default':
+        module.fail_json(msg='reset_unpublished: true only goes with identity: full (identity: default already sets '
+                             'the tables in scope back to DEFAULT).')
     if params['retries'] < 0:
         module.fail_json(msg='retries must be 0 or more.')
     try:
@@ -251,25 +285,12 @@ def run(module, conn, options):
         module.fail_json(msg=str(exc), queries=[])
     for warning in warnings:
         module.warn(warning)
-    identity = module.params['identity']
-    changes = plan_identities(rows, scope, identity)
+    resets = planned_resets(module, conn, rows, scope, options)
+    changes = plan_identities(rows, scope, module.params['identity']) + resets
 
     # The trigger first: tables created while the existing ones are altered are then covered too.
     plan = Plan()
-    if options['track']:
-        trigger_steps = event_trigger.plan_install(
-            state, event_trigger.function_body(conn, options['schemas']),
-            event_trigger.procedure_body(conn, options['schemas']))
-        if trigger_steps:
-            problem = event_trigger.privilege_problem(state, module.params['login_user'])
-            if problem:
-                module.fail_json(msg=problem, queries=[])
-    else:
-        trigger_steps = event_trigger.plan_remove(state)
-        if trigger_steps and not state['superuser'] and not state['provider_roles']:
-            module.fail_json(msg='Removing the event trigger needs a superuser. %s' % event_trigger.privilege_hints(state),
-                             queries=[])
-    plan.add_transaction(trigger_steps, label='event trigger')
+    plan.add_transaction(trigger_steps(module, conn, state, options), label='event trigger')
 
     settings = {'lock_timeout': options['lock_timeout'], 'synchronous_commit': 'off'}
     for schema, table, dummy, new in changes:
@@ -296,6 +317,8 @@ def run(module, conn, options):
         changed=applied.changed,
         queries=applied.queries,
         tables_changed=changed_tables,
+        tables_reset=[name for name in (display_table(schema, table) for schema, table, dummy, dummy2 in resets)
+                      if name not in failed],
         tables_failed=failed,
         event_trigger='present' if present else 'absent',
         tracked_schemas=tracked,
@@ -311,6 +334,32 @@ def run(module, conn, options):
                              'or retries.' % (options['lock_timeout'], module.params['retries'], ', '.join(failed)),
                          **result)
     module.exit_json(**result)
+
+
+def planned_resets(module, conn, rows, scope, options):
+    """With reset_unpublished: the FULL tables to set back to DEFAULT, read afresh from the catalogs."""
+    if not module.params['reset_unpublished']:
+        return []
+    published = query_one(conn, published_query(conn.info.server_version))
+    return plan_resets(rows, scope, options['exclude'], published, options['schemas'] if options['track'] else None)
+
+
+def trigger_steps(module, conn, state, options):
+    """The statements that install, update or remove the event trigger; fails early without the privilege."""
+    if options['track']:
+        steps = event_trigger.plan_install(
+            state, event_trigger.function_body(conn, options['schemas']),
+            event_trigger.procedure_body(conn, options['schemas']))
+        if steps:
+            problem = event_trigger.privilege_problem(state, module.params['login_user'])
+            if problem:
+                module.fail_json(msg=problem, queries=[])
+        return steps
+    steps = event_trigger.plan_remove(state)
+    if steps and not state['superuser'] and not state['provider_roles']:
+        module.fail_json(msg='Removing the event trigger needs a superuser. %s' % event_trigger.privilege_hints(state),
+                         queries=[])
+    return steps
 
 
 if __name__ == '__main__':
