@@ -53,25 +53,32 @@ SELECT n.nspname AS name FROM pg_catalog.pg_namespace AS n
 WHERE """ + USER_SCHEMA_CONDITION + """
 """
 
-# Whether any publication is FOR ALL TABLES, and every ordinary or partitioned table some
-# publication includes: by name, through a partitioned ancestor, or (15+) through its schema or
-# an ancestor's. Read afresh on each run, so no memory of an earlier run is needed.
+# Whether another publication than the one this scope feeds is FOR ALL TABLES, and every ordinary
+# or partitioned table another publication includes: by name, through a partitioned ancestor, or
+# (15+) through its schema or an ancestor's. Read afresh on each run (no memory of an earlier run);
+# the publication that the scope feeds is left out, as its tables are those in scope (in check mode
+# it may not have been changed yet).
 _PUBLISHED_QUERY = """
-SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE puballtables) AS all_tables,
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE puballtables AND pubname <> %%(publication)s) AS all_tables,
        (SELECT coalesce(json_agg(json_build_array(n.nspname, c.relname)), '[]'::json)
         FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
         CROSS JOIN LATERAL (SELECT c.oid AS relid, c.relnamespace AS nsp
                             UNION SELECT a.relid, ac.relnamespace FROM pg_catalog.pg_partition_ancestors(c.oid) AS a
                             JOIN pg_catalog.pg_class AS ac ON ac.oid = a.relid) AS up
         WHERE c.relkind IN ('r', 'p')
-          AND (EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel AS pr WHERE pr.prrelid = up.relid)%s)
+          AND (EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel AS pr
+                       JOIN pg_catalog.pg_publication AS p ON p.oid = pr.prpubid
+                       WHERE pr.prrelid = up.relid AND p.pubname <> %%(publication)s)%s)
        ) AS tables
 """
 _PUBLISHED_BY_SCHEMA = """
-               OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace AS pn WHERE pn.pnnspid = up.nsp)"""
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace AS pn
+                          JOIN pg_catalog.pg_publication AS p ON p.oid = pn.pnpubid
+                          WHERE pn.pnnspid = up.nsp AND p.pubname <> %(publication)s)"""
 
 
 def published_query(server_version):
+    """Run with {'publication': name}."""
     return _PUBLISHED_QUERY % (_PUBLISHED_BY_SCHEMA if supports(server_version, 'publication_schemas') else '')
 
 
@@ -209,8 +216,8 @@ def plan_identities(rows, scope, identity):
 def plan_resets(rows, scope, exclude, published, trigger_schemas):
     """[(schema, table, 'full', 'default')] for the FULL tables that nothing tracks any more.
 
-    A table is kept when it is in ``scope``, in ``exclude``, published (``published``:
-    the published-tables query's row) or in a schema the event trigger covers
+    A table is kept when it is in ``scope``, in ``exclude``, included by another publication
+    (``published``: the published-tables query's row) or in a schema the event trigger covers
     (``trigger_schemas``: None without a trigger, ['*'] for every schema). Tables that
     belong to an extension, temporary ones, and other identities than FULL are never touched.
     """

@@ -93,16 +93,24 @@ options:
   reset_unpublished:
     description:
       - With V(true) (and O(identity=full)), also set C(REPLICA IDENTITY DEFAULT) on every table, in any
-        non-system schema, that has C(FULL) but that no publication of the database includes, by name, through
-        its schema or through a partitioned parent. Tables in scope, in O(exclude), and in the schemas the event
-        trigger tracks (with O(track_new_tables)) keep their identity; with a C(FOR ALL TABLES) publication
-        nothing is reset.
-      - This is how tracking of a table stops completely once it has left the publication. It is worked out
-        from the catalogs on every run, so a run interrupted after the publication changed is completed by
-        the next one. Each table gets its own transaction under O(lock_timeout), as for O(identity).
-      - Leave it V(false) when another logical decoding consumer relies on C(FULL) on unpublished tables.
+        non-system schema, that has C(FULL) but is neither in scope nor included by another publication than
+        O(publication) (by name, through its schema, or through a partitioned parent). Tables in O(exclude), and
+        in the schemas the event trigger tracks (with O(track_new_tables)), keep their identity; with another
+        C(FOR ALL TABLES) publication nothing is reset.
+      - This is how tracking of a table stops completely once it has left the publication, so the scope given
+        here must be the publication's scope (as the role C(bemi.postgresql.tracking) gives it). The tables of
+        O(publication) itself are judged by that scope, which is why check mode predicts the run exactly even
+        when the publication is changed by an earlier task of the same play.
+      - Worked out from the catalogs on every run, so a run interrupted after the publication changed is
+        completed by the next one. Each table gets its own transaction under O(lock_timeout).
+      - Leave it V(false) when another logical decoding consumer relies on C(FULL) on tables Bemi does not read.
     type: bool
     default: false
+  publication:
+    description:
+      - The publication whose scope this run gives C(FULL) identity, for O(reset_unpublished).
+    type: str
+    default: bemi
 notes:
   - The transactions that change identities use C(synchronous_commit = off); a change lost in a crash
     is made again by the next run.
@@ -244,6 +252,7 @@ def main():
         retries=dict(type='int', default=5),
         track_new_tables=dict(type='bool'),
         reset_unpublished=dict(type='bool', default=False),
+        publication=dict(type='str', default='bemi'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -340,7 +349,8 @@ def planned_resets(module, conn, rows, scope, options):
     """With reset_unpublished: the FULL tables to set back to DEFAULT, read afresh from the catalogs."""
     if not module.params['reset_unpublished']:
         return []
-    published = query_one(conn, published_query(conn.info.server_version))
+    published = query_one(conn, published_query(conn.info.server_version),
+                           {'publication': module.params['publication']})
     return plan_resets(rows, scope, options['exclude'], published, options['schemas'] if options['track'] else None)
 
 
