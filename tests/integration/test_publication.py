@@ -185,7 +185,7 @@ def test_transitions(server, major):
         result = converge(server, db, {'all_tables': True}, [
             'DROP PUBLICATION "bemi"', 'CREATE PUBLICATION "bemi" FOR ALL TABLES WITH (%s)' % ALL_OPS])
         assert result['publication'] == report(all_tables=True)
-        assert result['tables_removed'] == [] and 'public.t1' in result['tables_added']
+        assert result['tables_removed'] == [] and 'public."semi;colon"' in result['tables_added']
         assert published(server, db) == (True, [], [])
 
         # absent
