@@ -358,7 +358,6 @@ def run(module, conn, scope, tables, schemas):
     module.exit_json(**result)
 
 
-
 def tables_added_removed(conn, current, target):
     publishable = []
     if needs_publishable(current, target):

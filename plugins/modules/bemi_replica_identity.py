@@ -349,8 +349,8 @@ def planned_resets(module, conn, rows, scope, options):
     """With reset_unpublished: the FULL tables to set back to DEFAULT, read afresh from the catalogs."""
     if not module.params['reset_unpublished']:
         return []
-    published = query_one(conn, published_query(conn.info.server_version),
-                           {'publication': module.params['publication']})
+    args = {'publication': module.params['publication']}
+    published = query_one(conn, published_query(conn.info.server_version), args)
     return plan_resets(rows, scope, options['exclude'], published, options['schemas'] if options['track'] else None)
 
 

@@ -128,8 +128,8 @@ def test_plan_resets_keeps_every_tracked_table():
     published = {'all_tables': False, 'tables': [['public', 'other_pub']]}
     scope = [('public', 'kept')]
     exclude = [('public', 'excluded')]
-    assert plan_resets(rows, scope, exclude, published, None) == [('public', 'gone', 'full', 'default'),
-                                                                 ('s2', 'x', 'full', 'default')]
+    gone = [('public', 'gone', 'full', 'default'), ('s2', 'x', 'full', 'default')]
+    assert plan_resets(rows, scope, exclude, published, None) == gone
     # The trigger's schemas are a tracked scope; every schema, or another FOR ALL TABLES publication, keeps all.
     assert plan_resets(rows, scope, exclude, published, ['s2']) == [('public', 'gone', 'full', 'default')]
     assert plan_resets(rows, scope, exclude, published, ['*']) == []
