@@ -23,7 +23,7 @@ export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0}
 export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
 mkdir -p "$ANSIBLE_REMOTE_TEMP" "$ANSIBLE_HOME"
 if [ $# -eq 0 ]; then
-  set -- default check absent fleet faults debian patroni
+  set -- default check absent fleet faults debian pertable patroni
 fi
 python3 scripts/pgserver.py install 13,14,15,16,17,18 >/dev/null
 for scenario in "$@"; do

@@ -11,7 +11,7 @@ is pure: it turns the current and the wanted state into a list of actions, which
 
 from __future__ import annotations
 
-from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import is_system_schema
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import USER_SCHEMA_CONDITION, is_system_schema
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
@@ -58,6 +58,15 @@ RESOLVE_QUERY = (
     " LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.rel) AS tables, "
     "(SELECT coalesce(json_agg(n.nspname), '[]'::json) FROM pg_namespace n "
     " WHERE n.nspname = ANY(%s::text[])) AS schemas"
+)
+
+
+# The tables FOR ALL TABLES (or a schema) publishes, by name: ordinary and partitioned tables, not
+# their partitions (which come with their root). Read only when a scope of that kind is involved.
+PUBLISHABLE_QUERY = (
+    "SELECT n.nspname::text AS schema, c.relname::text AS name FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' AND NOT c.relispartition AND " + USER_SCHEMA_CONDITION
 )
 
 
@@ -202,6 +211,27 @@ def plan_publication(current, wanted, scope, append):
     if options_differ:
         actions.append(('options', target))
     return actions, target
+
+
+def needs_publishable(*publications):
+    """Whether telling the published tables apart needs PUBLISHABLE_QUERY (all tables or schemas involved)."""
+    return any(p is not None and (p.all_tables or p.schemas) for p in publications)
+
+
+def published_tables(publication, publishable):
+    """The (schema, table) pairs ``publication`` publishes by name; ``publishable`` from PUBLISHABLE_QUERY."""
+    if publication is None:
+        return frozenset()
+    if publication.all_tables:
+        return frozenset(publishable)
+    return publication.tables | frozenset(pair for pair in publishable if pair[0] in publication.schemas)
+
+
+def table_changes(before, after, publishable):
+    """(tables_added, tables_removed): display names of the tables published after but not before, and back."""
+    old, new = published_tables(before, publishable), published_tables(after, publishable)
+    return (sorted(display_table(*pair) for pair in new - old),
+            sorted(display_table(*pair) for pair in old - new))
 
 
 def needs_superuser(actions):

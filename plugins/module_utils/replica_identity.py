@@ -20,6 +20,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import (
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import query
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import (
     IdentifierError,
     display_table,
@@ -60,6 +61,35 @@ WHERE """ + USER_SCHEMA_CONDITION + """
 # created before the trigger was in place) while it went on. Each read only
 # finds what moved during the previous one, so a few are plenty.
 FOLLOW_UP_READS = 5
+
+# Whether another publication than the one this scope feeds is FOR ALL TABLES, and every ordinary
+# or partitioned table another publication includes: by name, through a partitioned ancestor, or
+# (15+) through its schema or an ancestor's. Read afresh on each run (no memory of an earlier run);
+# the publication that the scope feeds is left out, as its tables are those in scope (in check mode
+# it may not have been changed yet).
+_PUBLISHED_QUERY = """
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE puballtables AND pubname <> %%(publication)s) AS all_tables,
+       (SELECT coalesce(json_agg(json_build_array(n.nspname, c.relname)), '[]'::json)
+        FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL (SELECT c.oid AS relid, c.relnamespace AS nsp
+                            UNION SELECT a.relid, ac.relnamespace FROM pg_catalog.pg_partition_ancestors(c.oid) AS a
+                            JOIN pg_catalog.pg_class AS ac ON ac.oid = a.relid) AS up
+        WHERE c.relkind IN ('r', 'p')
+          AND (EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel AS pr
+                       JOIN pg_catalog.pg_publication AS p ON p.oid = pr.prpubid
+                       WHERE pr.prrelid = up.relid AND p.pubname <> %%(publication)s)%s)
+       ) AS tables
+"""
+_PUBLISHED_BY_SCHEMA = """
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace AS pn
+                          JOIN pg_catalog.pg_publication AS p ON p.oid = pn.pnpubid
+                          WHERE pn.pnnspid = up.nsp AND p.pubname <> %(publication)s)"""
+
+
+def published_query(server_version):
+    """Run with {'publication': name}."""
+    return _PUBLISHED_QUERY % (_PUBLISHED_BY_SCHEMA if supports(server_version, 'publication_schemas') else '')
+
 
 LOCK_TIMEOUT_RE = re.compile(r'^\s*(\d+(\.\d+)?)\s*(ms|s|min|h)?\s*$')
 
@@ -236,6 +266,23 @@ def plan_identities(rows, scope, identity):
     return changes
 
 
+def plan_resets(rows, scope, exclude, published, trigger_schemas):
+    """[IdentityChange] to DEFAULT for the FULL tables that nothing tracks any more.
+
+    A table is kept when it is in ``scope``, in ``exclude``, included by another publication
+    (``published``: the published-tables query's row) or in a schema the event trigger covers
+    (``trigger_schemas``: None without a trigger, ['*'] for every schema). Tables that
+    belong to an extension, temporary ones, and other identities than FULL are never touched.
+    """
+    if published['all_tables'] or trigger_schemas == [ALL_SCHEMAS]:
+        return []
+    keep = set(scope) | set(exclude) | set(tuple(pair) for pair in published['tables'])
+    covered = set(trigger_schemas or [])
+    return [IdentityChange(row['schema'], row['name'], 'full', 'default') for row in rows
+            if _trackable(row) and row['identity'] == 'f' and (row['schema'], row['name']) not in keep
+            and row['schema'] not in covered]
+
+
 def alter_statement(schema, table, identity):
     return sql.SQL('ALTER TABLE {}.{} REPLICA IDENTITY {}').format(
         sql.Identifier(schema), sql.Identifier(table), sql.SQL('FULL' if identity == 'full' else 'DEFAULT'))
@@ -282,8 +329,10 @@ class Progress(object):
                     # A table of that name appeared again and was changed.
                     self.skipped.remove(change.label)
 
-    def changed_tables(self):
-        return [change.label for change in self.done]
+    def changed_tables(self, among=None):
+        """The tables changed, or only those of the changes ``among``."""
+        wanted = None if among is None else set(change.label for change in among)
+        return [change.label for change in self.done if wanted is None or change.label in wanted]
 
     def diff(self):
         """(before, after) identities of the tables changed or locked; a table that stayed locked keeps its own."""

@@ -6,7 +6,9 @@
 Two catalog queries answer everything, whatever the number of tables: one
 about the role in the cluster (attributes, stored verifier, memberships, where
 else it holds privileges) and one about its grants in the current database
-(schema USAGE, table SELECT counted per schema, default privileges). Planning
+(schema USAGE, table SELECT counted per schema, default privileges, and in the
+schemas of listed tables the names of the tables it may read); a third checks
+that the listed ``tables`` exist, when there are any. Planning
 is pure: it turns those facts into a list of actions (tuples), which
 ``statements`` composes into SQL with the driver's ``sql`` module only.
 """
@@ -14,7 +16,7 @@ is pure: it turns those facts into a list of actions (tuples), which
 from __future__ import annotations
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
-from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import quote_ident
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import MASK
 
 NAMEDATALEN = 64
@@ -124,14 +126,17 @@ def role_query(can_read_authid):
     )
 
 
-# One row per schema that is wanted or where the role holds anything we manage. The relation
-# kinds are those GRANT ... ON ALL TABLES IN SCHEMA covers (partitioned tables included).
+# One row per schema that is wanted, holds a listed table, or where the role holds anything we
+# manage. The relation kinds are those GRANT ... ON ALL TABLES IN SCHEMA covers (partitioned
+# tables included). In a schema of listed tables (not read whole), ``selected`` names the tables it may read.
 GRANTS_QUERY = (
     "SELECT * FROM ("
     " SELECT n.nspname::text AS schema,"
     "  EXISTS (SELECT 1 FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a"
     "          WHERE a.grantee = %(role)s::oid AND a.privilege_type = 'USAGE') AS usage,"
     "  t.without_select, t.with_select,"
+    "  CASE WHEN n.nspname::text = ANY(%(table_schemas)s::text[]) AND n.nspname::text <> ALL(%(schemas)s::text[])"
+    "       THEN t.selected END AS selected,"
     "  ARRAY(SELECT pg_get_userbyid(d.defaclrole)::text FROM pg_default_acl d"
     "        WHERE d.defaclnamespace = n.oid AND d.defaclobjtype = 'r'"
     "          AND EXISTS (SELECT 1 FROM aclexplode(d.defaclacl) a"
@@ -140,37 +145,61 @@ GRANTS_QUERY = (
     " FROM pg_namespace n"
     " CROSS JOIN LATERAL ("
     "  SELECT (count(*) FILTER (WHERE NOT c.granted))::int AS without_select,"
-    "         (count(*) FILTER (WHERE c.granted))::int AS with_select"
-    "  FROM (SELECT EXISTS (SELECT 1 FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a"
+    "         (count(*) FILTER (WHERE c.granted))::int AS with_select,"
+    "         coalesce(array_agg(c.relname ORDER BY c.relname) FILTER (WHERE c.granted), '{}') AS selected"
+    "  FROM (SELECT c.relname::text AS relname,"
+    "               EXISTS (SELECT 1 FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a"
     "                       WHERE a.grantee = %(role)s::oid AND a.privilege_type = 'SELECT') AS granted"
     "        FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) c"
     " ) t"
     ") s "
-    "WHERE schema = ANY(%(schemas)s) OR usage OR with_select > 0 OR cardinality(default_owners) > 0 "
+    "WHERE schema = ANY(%(schemas)s::text[]) OR schema = ANY(%(table_schemas)s::text[]) "
+    "OR usage OR with_select > 0 OR cardinality(default_owners) > 0 "
     "ORDER BY schema"
+)
+
+# The listed tables that do not exist (as a relation SELECT can be granted on).
+MISSING_TABLES_QUERY = (
+    "SELECT w.nsp AS schema, w.rel AS name"
+    " FROM unnest(%(schemas)s::text[], %(names)s::text[]) WITH ORDINALITY AS w(nsp, rel, ord)"
+    " WHERE NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    "                   WHERE n.nspname = w.nsp AND c.relname = w.rel AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))"
+    " ORDER BY w.ord"
 )
 
 
 class SchemaState(object):
-    def __init__(self, schema, usage=False, without_select=0, with_select=0, default_owners=()):
+    """The role's grants in one schema. ``selected``: in a schema of listed tables, the names of the
+    tables it may read (None elsewhere, where only the counts matter)."""
+
+    def __init__(self, schema, usage=False, without_select=0, with_select=0, default_owners=(), selected=None):
         self.schema = schema
         self.usage = usage
         self.without_select = without_select
         self.with_select = with_select
         self.default_owners = list(default_owners)
+        self.selected = list(selected) if selected is not None else None
+
+    def copy(self):
+        return SchemaState(self.schema, self.usage, self.without_select, self.with_select, self.default_owners,
+                           self.selected)
 
     @property
     def held(self):
         return self.usage or self.with_select > 0 or bool(self.default_owners)
 
 
-def grants_args(role_oid, schemas):
-    return {'role': role_oid, 'schemas': list(schemas)}
+def grants_args(role_oid, schemas, tables=()):
+    return {'role': role_oid, 'schemas': list(schemas), 'table_schemas': unique(schema for schema, dummy in tables)}
+
+
+def missing_tables_args(tables):
+    return {'schemas': [schema for schema, dummy in tables], 'names': [name for dummy, name in tables]}
 
 
 def schema_states(rows):
     return dict((row['schema'], SchemaState(row['schema'], row['usage'], row['without_select'],
-                                            row['with_select'], row['default_owners'] or []))
+                                            row['with_select'], row['default_owners'] or [], row.get('selected')))
                 for row in rows)
 
 
@@ -211,11 +240,12 @@ def wanted_attributes(replication, connection_limit):
 
 
 def plan_present(current_attrs, wanted_attrs, verifier, current_members, wanted_members, states, schemas, owners,
-                 access=None):
+                 access=None, tables=()):
     """Actions that make the role and its grants in this database what is asked.
 
     ``current_attrs`` None: the role does not exist. ``wanted_members`` None:
-    memberships are not managed. ``schemas`` is the exact set of schemas read.
+    memberships are not managed. ``schemas`` is the exact set of schemas read
+    whole; ``tables`` the exact set of (schema, table) read one by one outside them.
     ``access``: {'dbname', 'has_connect', 'expired'} (see access_facts).
     """
     actions = []
@@ -243,9 +273,37 @@ def plan_present(current_attrs, wanted_attrs, verifier, current_members, wanted_
             actions.append(('grant_select', schema))
         actions.extend(('grant_default', owner, schema) for owner in owners if owner not in state.default_owners)
         actions.extend(('revoke_default', owner, schema) for owner in state.default_owners if owner not in owners)
-    for schema in sorted(states):
+    listed = {}
+    for schema, table in tables:
         if schema not in schemas:
-            actions.extend(revoke_schema(states[schema]))
+            listed.setdefault(schema, set()).add(table)
+    for schema in sorted(set(states) | set(listed)):
+        if schema not in schemas:
+            state = states.get(schema) or SchemaState(schema, selected=[])
+            actions.extend(plan_listed(state, listed.get(schema, set())) if schema in listed else revoke_schema(state))
+    return actions
+
+
+def plan_listed(state, names):
+    """Actions that leave SELECT on exactly ``names`` in a schema that is not read whole.
+
+    When more tables must lose SELECT than keep it, one schema-wide REVOKE and a
+    GRANT on the listed ones say it in two statements (one transaction, so the
+    listed tables never lose it in between).
+    """
+    actions = [('revoke_default', owner, state.schema) for owner in state.default_owners]
+    selected = set(state.selected or [])
+    extra = selected - names
+    missing = names - selected
+    if len(extra) > len(names):
+        actions.append(('revoke_select', state.schema))
+        missing = names
+    elif extra:
+        actions.append(('revoke_tables', state.schema, sorted(extra)))
+    if not state.usage:
+        actions.append(('grant_usage', state.schema))
+    if missing:
+        actions.append(('grant_tables', state.schema, sorted(missing)))
     return actions
 
 
@@ -316,7 +374,10 @@ def describe(attrs, members, states, access=None):
         'member_of': sorted(members),
         'schemas': sorted(name for name, state in held.items() if state.usage or state.with_select),
         'tables_without_select': dict((name, state.without_select) for name, state in sorted(held.items())
-                                      if (state.usage or state.with_select) and state.without_select),
+                                      if (state.usage or state.with_select) and state.without_select
+                                      and state.selected is None),
+        'tables': sorted(display_table(name, table) for name, state in held.items()
+                         for table in state.selected or []),
         'default_privileges': dict((name, sorted(state.default_owners))
                                    for name, state in sorted(held.items()) if state.default_owners),
     }
@@ -330,8 +391,7 @@ def describe(attrs, members, states, access=None):
 
 def predicted(actions, attrs, members, states):
     """(attributes, members, states) once ``actions`` have run: the same in check mode and for real."""
-    states = dict((name, SchemaState(s.schema, s.usage, s.without_select, s.with_select, s.default_owners))
-                  for name, s in states.items())
+    states = dict((name, state.copy()) for name, state in states.items())
     members = list(members)
     attrs = dict(attrs) if attrs is not None else None
     for action in actions:
@@ -346,6 +406,8 @@ def predicted(actions, attrs, members, states):
             members.remove(action[1])
         elif kind == 'drop_role':
             return None, [], {}
+        elif kind in ('grant_tables', 'revoke_tables'):
+            _predict_tables(states.setdefault(action[1], SchemaState(action[1], selected=[])), kind, action[2])
         elif kind in ('grant_usage', 'grant_select', 'grant_default'):
             state = states.setdefault(action[-1], SchemaState(action[-1]))
             if kind == 'grant_usage':
@@ -360,9 +422,21 @@ def predicted(actions, attrs, members, states):
                 state.usage = False
             elif kind == 'revoke_select':
                 state.without_select, state.with_select = state.with_select + state.without_select, 0
+                state.selected = [] if state.selected is not None else None
             else:
                 state.default_owners.remove(action[1])
     return attrs, members, states
+
+
+def _predict_tables(state, kind, names):
+    selected = set(state.selected or [])
+    count = len(set(names) - selected) if kind == 'grant_tables' else len(set(names) & selected)
+    if kind == 'grant_tables':
+        state.selected = sorted(selected | set(names))
+        state.with_select, state.without_select = state.with_select + count, max(state.without_select - count, 0)
+    else:
+        state.selected = sorted(selected - set(names))
+        state.with_select, state.without_select = state.with_select - count, state.without_select + count
 
 
 # -- SQL --------------------------------------------------------------------
@@ -414,6 +488,10 @@ def statements(name, actions):
         elif kind == 'revoke_select':
             stmt = sql.SQL('REVOKE SELECT ON ALL TABLES IN SCHEMA {} FROM {}').format(
                 sql.Identifier(action[1]), role)
+        elif kind in ('grant_tables', 'revoke_tables'):
+            names = sql.SQL(', ').join(sql.Identifier(action[1], table) for table in action[2])
+            template = 'GRANT SELECT ON TABLE {} TO {}' if kind == 'grant_tables' else 'REVOKE SELECT ON TABLE {} FROM {}'
+            stmt = sql.SQL(template).format(names, role)
         elif kind == 'grant_default':
             stmt = sql.SQL('ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}').format(
                 sql.Identifier(action[1]), sql.Identifier(action[2]), role)

@@ -138,6 +138,19 @@ EXAMPLES = r"""
       - public
       - billing
 
+- name: Stop tracking a table, and set its replica identity back (the list is exact)
+  bemi.postgresql.bemi_publication:
+    login_db: app
+    tables: [orders]
+  register: published
+
+- name: Back to REPLICA IDENTITY DEFAULT for the tables no longer published
+  bemi.postgresql.bemi_replica_identity:
+    login_db: app
+    tables: "{{ published.tables_removed }}"
+    identity: default
+  when: published.tables_removed | length > 0
+
 - name: Remove the publication
   bemi.postgresql.bemi_publication:
     login_db: app
@@ -151,6 +164,26 @@ queries:
   type: list
   elements: str
   sample: ['ALTER PUBLICATION "bemi" ADD TABLE ONLY "public"."refunds"']
+tables_added:
+  description:
+    - The tables this run starts publishing (predicted in check mode), as C(schema.table) quoted where needed,
+      sorted. A table published through C(FOR ALL TABLES) or its schema counts too; partitions come with their
+      partitioned table and are not listed.
+  returned: always
+  type: list
+  elements: str
+  sample: [public.refunds]
+tables_removed:
+  description:
+    - The tables this run stops publishing, in the same form. A switch from C(FOR ALL TABLES) to a list removes
+      every table not in the list.
+    - Pass them to M(bemi.postgresql.bemi_replica_identity) with O(bemi.postgresql.bemi_replica_identity#module:identity=default)
+      to stop tracking them completely, or use its O(bemi.postgresql.bemi_replica_identity#module:reset_unpublished),
+      which works this out from the catalogs again, also after an interrupted run.
+  returned: always
+  type: list
+  elements: str
+  sample: [public.invoices]
 publication:
   description: The publication after the run (predicted in check mode); null when it does not exist.
   returned: always
@@ -194,9 +227,11 @@ publication:
     publish_via_partition_root: false
 """
 
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYSTEM_SCHEMA_PARAMS
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     ConnectionModule,
     connection_argument_spec,
+    query,
     query_one,
     run_with_connection,
 )
@@ -207,16 +242,19 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.publication import (
+    PUBLISHABLE_QUERY,
     RESOLVE_QUERY,
     Publication,
     build_statements,
     current_from_row,
     dedupe,
+    needs_publishable,
     needs_superuser,
     plan_publication,
     resolve_args,
     resolve_problems,
     state_query,
+    table_changes,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import VersionError, require
 
@@ -308,12 +346,20 @@ def run(module, conn, scope, tables, schemas):
         target = current_from_row(name, query_one(conn, state_query(conn.info.server_version), (name,)))
     before = current.report() if current is not None else {}
     after = target.report() if target is not None else {}
-    result = dict(changed=applied.changed, queries=applied.queries,
+    added, removed = tables_added_removed(conn, current, target)
+    result = dict(changed=applied.changed, queries=applied.queries, tables_added=added, tables_removed=removed,
                   publication=target.report() if target is not None else None)
     result_diff = diff(module, before, after)
     if result_diff is not None:
         result['diff'] = result_diff
     module.exit_json(**result)
+
+
+def tables_added_removed(conn, current, target):
+    publishable = []
+    if needs_publishable(current, target):
+        publishable = [(row['schema'], row['name']) for row in query(conn, PUBLISHABLE_QUERY, SYSTEM_SCHEMA_PARAMS)]
+    return table_changes(current, target, publishable)
 
 
 if __name__ == '__main__':

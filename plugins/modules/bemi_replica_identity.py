@@ -117,6 +117,27 @@ options:
         O(schemas) would go back to DEFAULT while new ones would get FULL.
       - Creating or removing an event trigger needs a superuser (on Amazon RDS and Aurora, the master user).
     type: bool
+  reset_unpublished:
+    description:
+      - With V(true) (and O(identity=full)), also set C(REPLICA IDENTITY DEFAULT) on every table, in any
+        non-system schema, that has C(FULL) but is neither in scope nor included by another publication than
+        O(publication) (by name, through its schema, or through a partitioned parent). Tables in O(exclude), and
+        in the schemas the event trigger tracks (with O(track_new_tables)), keep their identity; with another
+        C(FOR ALL TABLES) publication nothing is reset.
+      - This is how tracking of a table stops completely once it has left the publication, so the scope given
+        here must be the publication's scope (as the role C(bemi.postgresql.tracking) gives it). The tables of
+        O(publication) itself are judged by that scope, which is why check mode predicts the run exactly even
+        when the publication is changed by an earlier task of the same play.
+      - Worked out from the catalogs on every run, so a run interrupted after the publication changed is
+        completed by the next one. Each table gets its own transaction under O(lock_timeout).
+      - Leave it V(false) when another logical decoding consumer relies on C(FULL) on tables Bemi does not read.
+    type: bool
+    default: false
+  publication:
+    description:
+      - The publication whose scope this run gives C(FULL) identity, for O(reset_unpublished).
+    type: str
+    default: bemi
 notes:
   - The transactions that change identities use C(synchronous_commit = off); a change lost in a crash
     is made again by the next run.
@@ -168,6 +189,13 @@ EXAMPLES = r"""
     tables:
       - audit_scratch
 
+- name: FULL on exactly the published tables; unpublished tables lose FULL
+  bemi.postgresql.bemi_replica_identity:
+    login_db: shop
+    tables: [orders, invoices]
+    track_new_tables: false
+    reset_unpublished: true
+
 - name: Stop tracking (back to DEFAULT, trigger removed)
   bemi.postgresql.bemi_replica_identity:
     login_db: shop
@@ -182,11 +210,19 @@ queries:
   elements: str
   sample: ["ALTER TABLE \"public\".\"orders\" REPLICA IDENTITY FULL"]
 tables_changed:
-  description: The tables whose identity was changed (or in check mode would be), as C(schema.table).
+  description:
+    - The tables whose identity was changed (or in check mode would be), as C(schema.table), those of
+      RV(tables_reset) included.
   returned: always
   type: list
   elements: str
   sample: [public.orders, public.order_items]
+tables_reset:
+  description: The tables set back to C(DEFAULT) by O(reset_unpublished) (or in check mode that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [public.invoices]
 tables_failed:
   description: The tables that stayed locked after every retry and were not changed; the task then fails.
   returned: always
@@ -249,6 +285,8 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity i
     parse_schemas,
     parse_tables,
     plan_identities,
+    plan_resets,
+    published_query,
     read_tables,
     resolve_scope,
     track_choice,
@@ -267,9 +305,14 @@ def main():
         lock_timeout=dict(type='str', default='2s'),
         retries=dict(type='int', default=5),
         track_new_tables=dict(type='bool'),
+        reset_unpublished=dict(type='bool', default=False),
+        publication=dict(type='str', default='bemi'),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
+    if params['reset_unpublished'] and params['identity'] == 'default':
+        module.fail_json(msg='reset_unpublished: true only goes with identity: full (identity: default already sets '
+                             'the tables in scope back to DEFAULT).')
     if params['retries'] < 0:
         module.fail_json(msg='retries must be 0 or more.')
     try:
@@ -309,7 +352,8 @@ def run(module, conn, options):
         module.fail_json(msg=str(exc), queries=[])
     for warning in warnings:
         module.warn(warning)
-    changes = plan_identities(rows, scope, options['identity'])
+    resets = planned_resets(module, conn, state, rows, scope, options)
+    changes = plan_identities(rows, scope, options['identity']) + resets
 
     # The trigger first: tables created while the existing ones are altered are then covered too.
     plan = Plan()
@@ -366,6 +410,7 @@ def report(module, state, options, progress):
         tables_changed=progress.changed_tables(),
         tables_failed=progress.failed,
         tables_skipped=progress.skipped,
+        tables_reset=progress.changed_tables(resets),
         event_trigger='present' if present else 'absent',
         tracked_schemas=tracked,
     )
@@ -383,6 +428,21 @@ def report(module, state, options, progress):
                              'or retries.' % (options['lock_timeout'], options['retries'], ', '.join(progress.failed)),
                          **result)
     module.exit_json(**result)
+
+
+def planned_resets(module, conn, state, rows, scope, options):
+    """With reset_unpublished: the FULL tables to set back to DEFAULT, read afresh from the catalogs."""
+    if not module.params['reset_unpublished']:
+        return []
+    args = {'publication': module.params['publication']}
+    published = query_one(conn, published_query(conn.info.server_version), args)
+    if options['track'] is None:
+        # The trigger stays as it is: the schemas it tracks now keep their FULL tables.
+        current = event_trigger.describe(state)
+        trigger_schemas = current.get('schemas') if current['state'] == 'present' else None
+    else:
+        trigger_schemas = options['schemas'] if options['track'] else None
+    return plan_resets(rows, scope, options['exclude'], published, trigger_schemas)
 
 
 if __name__ == '__main__':

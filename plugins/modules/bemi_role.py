@@ -35,6 +35,9 @@ description:
   - Those settings need a superuser, or on PostgreSQL 15 and newer C(GRANT SET ON PARAMETER). A login without
     them gets one warning that names the settings it may not set and the C(GRANT) to run; the role is still
     managed, and the verifier may then be recorded.
+  - Outside O(schemas), the role reads exactly the O(tables) (C(SELECT) on each, C(USAGE) on its schema),
+    for a least-privilege setup where Bemi sees only the tables it tracks. C(SELECT) on any other table
+    there is revoked, and so are default privileges there.
   - Everything is read back from C(pg_authid), C(pg_namespace), C(pg_class) ACLs and C(pg_default_acl),
     so a re-run is C(changed=false) with no queries. All changes run in one transaction; when one fails,
     nothing has changed.
@@ -98,10 +101,25 @@ options:
     description:
       - The exact set of schemas in O(login_db) whose tables the role reads, written as in SQL;
         unquoted names fold to lower case, V('"MixedCase"') keeps its case.
-      - An empty list revokes the role's read access in every schema of O(login_db).
+      - An empty list revokes the role's read access in every schema of O(login_db) (except the O(tables)).
     type: list
     elements: str
     default: [public]
+  tables:
+    description:
+      - The exact set of tables, outside O(schemas), that the role may read, each C(schema.table) (or
+        C(table) in C(public)), written as in SQL. The role gets C(SELECT) on each and C(USAGE) on its schema.
+      - C(SELECT) on every other table outside O(schemas) is revoked, as are C(USAGE) on schemas without a
+        listed table and default privileges there. So with O(schemas=[]) the role reads exactly these
+        tables, and a table that leaves the list loses its C(SELECT) grant.
+      - When more tables of a schema lose C(SELECT) than keep it (for example when a database read whole
+        moves to a list), the change is one C(REVOKE SELECT ON ALL TABLES IN SCHEMA) and one C(GRANT) on the
+        listed tables, in the same transaction.
+      - A table in one of O(schemas) is read through the schema grant already.
+      - A table that does not exist is an error, and nothing is changed.
+    type: list
+    elements: str
+    default: []
   default_privileges_for:
     description:
       - The roles whose future tables in O(schemas) the role may read, through
@@ -150,6 +168,14 @@ EXAMPLES = r"""
     password: "{{ vault_bemi_password }}"
     schemas: [public, billing]
     default_privileges_for: [app_migrations]
+
+- name: Least privilege, reading only the tables Bemi tracks
+  bemi.postgresql.bemi_role:
+    login_db: app
+    name: bemi
+    password: "{{ vault_bemi_password }}"
+    schemas: []
+    tables: [orders, billing.invoices]
 
 - name: Amazon RDS, where REPLICATION is a role membership
   bemi.postgresql.bemi_role:
@@ -209,6 +235,11 @@ role:
       type: list
       elements: str
       sample: [public]
+    tables:
+      description: The tables it reads one by one, outside O(schemas), as C(schema.table) quoted where needed.
+      type: list
+      elements: str
+      sample: [public.orders]
     default_privileges:
       description: For each schema, the roles whose future tables it may read.
       type: dict
@@ -227,10 +258,16 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     run_with_connection,
     server_version_num,
 )
-from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import (
+    IdentifierError,
+    display_table,
+    parse_name,
+    parse_table,
+)
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, Step, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
     GRANTS_QUERY,
+    MISSING_TABLES_QUERY,
     RoleError,
     access_facts,
     check_role_name,
@@ -238,6 +275,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
     current_attributes,
     describe,
     grants_args,
+    missing_tables_args,
     needs_role_privilege,
     plan_absent,
     plan_present,
@@ -270,6 +308,7 @@ def main():
         connection_limit=dict(type='int', default=-1),
         schemas=dict(type='list', elements='str', default=['public']),
         default_privileges_for=dict(type='list', elements='str'),
+        tables=dict(type='list', elements='str', default=[]),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -278,12 +317,13 @@ def main():
         for other in (params['member_of'] or []) + (params['default_privileges_for'] or []):
             check_role_name(other, 'member_of and default_privileges_for entry')
         schemas = unique(parse_name(text) for text in params['schemas'])
+        tables = unique(parse_table(text) for text in params['tables'])
     except (RoleError, IdentifierError) as exc:
         module.fail_json(msg=str(exc), queries=[])
     if params['connection_limit'] < -1:
         module.fail_json(msg='connection_limit must be -1 (no limit) or more.', queries=[])
 
-    run_with_connection(module, lambda conn: run(module, conn, schemas), 'Could not change role %s' % params['name'])
+    run_with_connection(module, lambda conn: run(module, conn, schemas, tables), 'Could not change role %s' % params['name'])
 
 
 def can_read_authid(conn):
@@ -294,7 +334,7 @@ def can_read_authid(conn):
     return status == 'on'
 
 
-def run(module, conn, schemas):
+def run(module, conn, schemas, tables):
     params = module.params
     name = params['name']
     readable = can_read_authid(conn)
@@ -314,8 +354,9 @@ def run(module, conn, schemas):
     attrs = current_attributes(facts)
     members = facts['member_of'] if exists else []
     # With state=absent no schema is wanted: the query then lists only what the role holds.
-    wanted_schemas = schemas if params['state'] == 'present' else []
-    states = schema_states(query(conn, GRANTS_QUERY, grants_args(facts['oid'], wanted_schemas)))
+    wanted_schemas, wanted_tables = (schemas, tables) if params['state'] == 'present' else ([], [])
+    refuse_missing_tables(module, conn, wanted_tables)
+    states = schema_states(query(conn, GRANTS_QUERY, grants_args(facts['oid'], wanted_schemas, wanted_tables)))
     changed_password = False
     access = access_facts(facts)
     if params['state'] == 'absent':
@@ -336,7 +377,8 @@ def run(module, conn, schemas):
             module.warn(connect_warning(name, access))
         changed_password = decision.change
         actions = plan_present(attrs, wanted_attributes(params['replication'], params['connection_limit']),
-                               decision.verifier, members, params['member_of'], states, schemas, owners, access)
+                               decision.verifier, members, params['member_of'], states, schemas, owners, access,
+                               tables)
 
     if needs_role_privilege(actions) and not (facts['login_superuser'] or facts['login_createrole']):
         module.fail_json(msg='Role %s may not create, alter or drop roles: it is neither a superuser nor has '
@@ -359,6 +401,7 @@ def run(module, conn, schemas):
         'attributes': after.get('attributes', {}),
         'member_of': after.get('member_of', []),
         'schemas': after.get('schemas', []),
+        'tables': after.get('tables', []),
         'default_privileges': after.get('default_privileges', {}),
         'connect': after.get('connect', False),
     })
@@ -378,6 +421,17 @@ def password_settings(module, conn, facts, actions):
     if unsettable:
         module.warn(quiet_warning(facts['login_name'], unsettable, grants))
     return settings
+
+
+def refuse_missing_tables(module, conn, tables):
+    if not tables:
+        return
+    missing = query(conn, MISSING_TABLES_QUERY, missing_tables_args(tables))
+    if missing:
+        module.fail_json(msg='Table(s) %s do not exist in database %s, so no SELECT can be granted on them. Nothing '
+                             'was changed. Fix the tables option or create them first.'
+                         % (', '.join(display_table(row['schema'], row['name']) for row in missing), conn.info.dbname),
+                         queries=[])
 
 
 def refuse_drop_elsewhere(module, name, facts, exists):

@@ -67,7 +67,7 @@ def converge(cluster, db, args, queries):
     log_start = len(cluster.log_text())
     real = run_module('bemi_publication', args)
     assert not real.failed, real.result
-    for key in ('changed', 'queries', 'diff', 'publication'):
+    for key in ('changed', 'queries', 'diff', 'publication', 'tables_added', 'tables_removed'):
         assert real[key] == check[key], key
     if len(queries) > 1:
         # Several statements commit together (a change of scope is never seen half done).
@@ -83,6 +83,7 @@ def converge(cluster, db, args, queries):
     assert again['changed'] is False
     assert again['queries'] == []
     assert again['publication'] == real['publication']
+    assert again['tables_added'] == again['tables_removed'] == []
     return real
 
 
@@ -115,6 +116,10 @@ def test_transitions(server, major):
         assert result['publication'] == report(all_tables=True)
         assert result['diff'] == {'before': {}, 'after': report(all_tables=True)}
         assert published(server, db) == (True, [], [])
+        # Every table by name; the partition comes with its partitioned table.
+        everything = sorted(['"we ird"."Mixed Case"', 'public."a""b"', 'public."semi;colon"', 'public."Ünïcode"',
+                             'public.measurements', 'public.t1', 's2.other'])
+        assert result['tables_added'] == everything and result['tables_removed'] == []
 
         # all -> list: hostile and mixed-case names, a non-public schema, a partitioned table
         tables = ['t1', '"we ird"."Mixed Case"', 'public."a""b"', 'S2.Other', 'measurements', '"Ünïcode"']
@@ -127,6 +132,7 @@ def test_transitions(server, major):
             'ONLY "public"."Ünïcode", ONLY "s2"."other", ONLY "we ird"."Mixed Case" WITH (%s)' % ALL_OPS,
         ])
         assert result['publication'] == report(tables=listed)
+        assert result['tables_added'] == [] and result['tables_removed'] == ['public."semi;colon"']
         assert published(server, db) == (False, sorted(['"we ird"."Mixed Case"', '"a""b"', 'measurements', 't1',
                                                         's2.other', '"Ünïcode"']), [])
 
@@ -135,6 +141,7 @@ def test_transitions(server, major):
         result = converge(server, db, {'tables': ['"semi;colon"'], 'append': True},
                           ['ALTER PUBLICATION "bemi" ADD TABLE ONLY "public"."semi;colon"'])
         assert result['publication'] == report(tables=listed)
+        assert result['tables_added'] == ['public."semi;colon"'] and result['tables_removed'] == []
         assert '"semi;colon"' in published(server, db)[1]
 
         # exact list: stop tracking one
@@ -142,6 +149,7 @@ def test_transitions(server, major):
                           ['ALTER PUBLICATION "bemi" DROP TABLE ONLY "public"."t1"'])
         listed.remove('public.t1')
         assert result['publication'] == report(tables=listed)
+        assert result['tables_added'] == [] and result['tables_removed'] == ['public.t1']
         assert 't1' not in published(server, db)[1]
 
         # exact list that adds and removes: one SET TABLE; options read back from pg_publication
@@ -152,6 +160,8 @@ def test_transitions(server, major):
         ])
         assert result['publication'] == report(tables=['public.t1', 's2.other'], operations=['insert', 'update'],
                                                via_root=True)
+        assert result['tables_added'] == ['public.t1']
+        assert result['tables_removed'] == [t for t in listed if t != 's2.other']
         assert server.query("SELECT pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot FROM pg_publication",
                             dbname=db) == [(True, True, False, False, True)]
 
@@ -162,6 +172,7 @@ def test_transitions(server, major):
                 'ALTER PUBLICATION "bemi" SET (%s)' % ALL_OPS,
             ])
             assert result['publication'] == report(schemas=['"we ird"', 's2'])
+            assert result['tables_added'] == ['"we ird"."Mixed Case"'] and result['tables_removed'] == ['public.t1']
             assert published(server, db) == (False, [], ['"we ird"', 's2'])
         else:
             before = snapshot(server, db)
@@ -174,12 +185,14 @@ def test_transitions(server, major):
         result = converge(server, db, {'all_tables': True}, [
             'DROP PUBLICATION "bemi"', 'CREATE PUBLICATION "bemi" FOR ALL TABLES WITH (%s)' % ALL_OPS])
         assert result['publication'] == report(all_tables=True)
+        assert result['tables_removed'] == [] and 'public."semi;colon"' in result['tables_added']
         assert published(server, db) == (True, [], [])
 
         # absent
         result = converge(server, db, {'state': 'absent'}, ['DROP PUBLICATION "bemi"'])
         assert result['publication'] is None
         assert result['diff'] == {'before': report(all_tables=True), 'after': {}}
+        assert result['tables_removed'] == everything and result['tables_added'] == []
         assert published(server, db) is None
     finally:
         server.query('DROP DATABASE IF EXISTS %s' % db)

@@ -96,7 +96,8 @@ def check_then_apply(db, **args):
     assert db.snapshot() == before, 'check mode changed the catalogs'
     real = run(db, **args)
     assert not real.failed, real.result
-    for key in ('changed', 'queries', 'diff', 'tables_changed', 'tables_failed', 'event_trigger', 'tracked_schemas'):
+    for key in ('changed', 'queries', 'diff', 'tables_changed', 'tables_reset', 'tables_failed', 'event_trigger',
+                'tracked_schemas'):
         assert predicted[key] == real[key], key
     return real
 
@@ -539,3 +540,82 @@ def test_managed_service_admin_owns_the_trigger(db):
     finally:
         db.sql('DROP EVENT TRIGGER IF EXISTS _bemi_set_replica_identity_trigger; DROP OWNED BY %s, %s; '
                'DROP ROLE %s; DROP ROLE %s' % (admin, app, admin, app))
+
+
+def statement_log(db, start):
+    """The statements this test's database ran since ``start`` (an offset in the server log)."""
+    marker = 'postgres@%s LOG:  statement: ' % db.name
+    return [line.split(marker, 1)[1] for line in db.pg.log_text()[start:].splitlines() if marker in line]
+
+
+def test_reset_unpublished(db):
+    """Stop tracking: FULL tables that no publication includes go back to DEFAULT, worked out from the catalogs."""
+    db.sql("""
+        CREATE TABLE public.t1 (id int); CREATE TABLE public.t2 (id int); CREATE TABLE public.t3 (id int);
+        CREATE TABLE public.elsewhere (id int);
+        CREATE TABLE public.parted (at int) PARTITION BY RANGE (at);
+        CREATE TABLE public.parted_1 PARTITION OF public.parted FOR VALUES FROM (0) TO (10);
+        CREATE SCHEMA s2; CREATE TABLE s2.x (id int); CREATE TABLE s2.kept (id int);
+        CREATE TABLE public.indexed (id int NOT NULL); CREATE UNIQUE INDEX indexed_id ON public.indexed (id);
+        ALTER TABLE public.indexed REPLICA IDENTITY USING INDEX indexed_id;
+        CREATE PUBLICATION bemi FOR TABLE public.t1, public.t2;
+        CREATE PUBLICATION other FOR TABLE public.elsewhere, public.parted;
+    """)
+    check_then_apply(db, schemas=['*'], exclude=['public.indexed'], track_new_tables=False)
+    msg = run(db, identity='default', reset_unpublished=True)['msg']
+    assert 'reset_unpublished: true only goes with identity: full' in msg
+
+    wanted = dict(tables=['t1', 't2'], exclude=['s2.kept'], track_new_tables=False, reset_unpublished=True)
+    start = len(db.pg.log_text())
+    real = check_then_apply(db, **wanted)
+    # Kept: the scope, the excluded table, another publication's table and a partition of its partitioned table.
+    assert real['tables_reset'] == ['public.t3', 's2.x'] == real['tables_changed']
+    assert real['queries'] == [alter('public', 't3', 'DEFAULT'), alter('s2', 'x', 'DEFAULT')]
+    assert real['diff']['after']['tables'] == {'public.t3': 'default', 's2.x': 'default'}
+    ids = db.identities()
+    assert ids == dict(ids, **{'public.t1': 'f', 'public.t2': 'f', 'public.t3': 'd', 'public.elsewhere': 'f',
+                               'public.parted': 'f', 'public.parted_1': 'f', 's2.x': 'd', 's2.kept': 'f',
+                               'public.indexed': 'i'})
+    # Each table in its own transaction under lock_timeout (the check run is not in the log).
+    log = statement_log(db, start)
+    for table in ('"public"."t3"', '"s2"."x"'):
+        at = log.index('ALTER TABLE %s REPLICA IDENTITY DEFAULT' % table)
+        assert log[at - 3] == 'BEGIN' and log[at + 1] == 'COMMIT', log[at - 3:at + 2]
+        assert "set_config('lock_timeout', '2s', true)" in log[at - 2] + log[at - 1]
+    assert_idempotent(db, **wanted)
+
+    # A table leaves the publication through bemi_publication's exact list: reported, then reset. The
+    # tables of publication bemi are judged by the scope, so a check run before the publication changes
+    # (as in a check run of the role) already predicts the reset.
+    before = db.snapshot()
+    predicted = run(db, check=True, **dict(wanted, tables=['t1']))
+    assert predicted['tables_reset'] == ['public.t2'] and db.snapshot() == before
+    left = run_module('bemi_publication', db.args(tables=['t1']))
+    assert not left.failed and left['tables_removed'] == ['public.t2'] and left['tables_added'] == []
+    # A lock on it: the reset fails for that table only, and a re-run (knowing nothing of the first) completes it.
+    locker = db.connect()
+    locker.autocommit = False
+    locker.cursor().execute('LOCK TABLE public.t2 IN ACCESS SHARE MODE')
+    try:
+        locked = run(db, **dict(wanted, tables=['t1'], lock_timeout='100ms', retries=0))
+    finally:
+        locker.rollback()
+        locker.close()
+    assert locked.failed and locked['tables_failed'] == ['public.t2'] and locked['tables_reset'] == []
+    assert db.identities()['public.t2'] == 'f'
+    done = check_then_apply(db, **dict(wanted, tables=['t1']))
+    assert done['tables_reset'] == ['public.t2'] and db.identities()['public.t2'] == 'd'
+    assert done['queries'] == predicted['queries']
+
+    # The event trigger's schemas are a tracked scope too; and FOR ALL TABLES publishes everything.
+    db.sql('ALTER TABLE public.t3 REPLICA IDENTITY FULL')
+    tracked = run(db, **dict(wanted, tables=['t1'], track_new_tables=True, schemas=['public']))
+    assert not tracked.failed and tracked['tables_reset'] == []
+    db.sql('ALTER TABLE s2.x REPLICA IDENTITY FULL; CREATE PUBLICATION everything FOR ALL TABLES')
+    everything = run(db, **dict(wanted, tables=['t1'], track_new_tables=True, schemas=['public']))
+    assert not everything.failed and everything['tables_reset'] == [] and everything['queries'] == []
+    if db.pg.major >= 15:
+        # A schema publication keeps the tables of its schema.
+        db.sql('DROP PUBLICATION everything; CREATE PUBLICATION by_schema FOR TABLES IN SCHEMA s2')
+        by_schema = check_then_apply(db, **dict(wanted, tables=['t1']))
+        assert by_schema['tables_reset'] == ['public.t3']

@@ -7,6 +7,7 @@ each test uses its own databases and role names and drops them at the end.
 from __future__ import annotations
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 import pytest
 
@@ -130,7 +131,7 @@ def test_create_login_read_and_default_privileges(server):
                       'replication': True, 'connection_limit': -1}
         assert first['role'] == {
             'name': 'bemi1', 'exists': True, 'attributes': attributes, 'member_of': [],
-            'schemas': ['We ird', 'public'],
+            'schemas': ['We ird', 'public'], 'tables': [],
             'default_privileges': {'We ird': ['app_owner1', 'postgres'], 'public': ['app_owner1', 'postgres']},
             'connect': True,
         }
@@ -334,3 +335,77 @@ def test_absent_refuses_while_other_databases_hold_privileges(server):
         assert server.scalar("SELECT count(*) FROM pg_roles WHERE rolname = 'bemi4'") == 0
     finally:
         drop(server, dbs, ['bemi4'])
+
+
+def can_select(cluster, role, table, dbname):
+    return cluster.scalar('SELECT has_table_privilege(%s, %s, %s)', (role, table, 'SELECT'), dbname=dbname)
+
+
+def test_listed_tables_least_privilege(server):
+    """From a schema read whole to exactly the listed tables, then fewer, then none."""
+    db = 'listed1'
+    server.query('CREATE DATABASE %s' % db)
+    try:
+        server.query('CREATE TABLE t1 (id int); CREATE TABLE t2 (id int); CREATE TABLE t3 (id int); '
+                     'INSERT INTO t1 VALUES (1); CREATE SCHEMA s2; CREATE TABLE s2."Other" (id int)', dbname=db)
+        base = dict(server.connection_args(), login_db=db, name='bemi_l1', password=PASSWORD)
+        whole = check_then_apply(server, base, [db])
+        assert whole['role']['schemas'] == ['public'] and whole['role']['tables'] == []
+
+        listed = check_then_apply(server, dict(base, schemas=[], tables=['t1', 'public.t2', 's2."Other"']), [db])
+        assert listed['queries'] == [
+            'ALTER DEFAULT PRIVILEGES FOR ROLE "postgres" IN SCHEMA "public" REVOKE SELECT ON TABLES FROM "bemi_l1"',
+            'REVOKE SELECT ON TABLE "public"."t3" FROM "bemi_l1"',
+            'GRANT USAGE ON SCHEMA "s2" TO "bemi_l1"',
+            'GRANT SELECT ON TABLE "s2"."Other" TO "bemi_l1"',
+        ]
+        assert listed['diff']['before']['default_privileges'] == {'public': ['postgres']}
+        assert listed['diff']['after']['default_privileges'] == {}
+        assert listed['role']['tables'] == ['public.t1', 'public.t2', 's2."Other"']
+        assert read_as(server, 'bemi_l1', PASSWORD, db, 'SELECT id FROM t1') == [(1,)]
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            read_as(server, 'bemi_l1', PASSWORD, db, 'SELECT id FROM t3')
+        # A table created later is not readable: no default privileges in list mode.
+        server.query('CREATE TABLE t_new (id int)', dbname=db)
+        assert not can_select(server, 'bemi_l1', 't_new', db)
+        again = run_module('bemi_role', dict(base, schemas=[], tables=['t1', 'public.t2', 's2."Other"']))
+        assert again['changed'] is False and again['queries'] == []
+
+        # A table leaves the list: its SELECT is revoked, and a schema without listed tables loses USAGE.
+        fewer = check_then_apply(server, dict(base, schemas=[], tables=['t1']), [db])
+        assert fewer['queries'] == [
+            'REVOKE SELECT ON TABLE "public"."t2" FROM "bemi_l1"',
+            'REVOKE SELECT ON ALL TABLES IN SCHEMA "s2" FROM "bemi_l1"',
+            'REVOKE USAGE ON SCHEMA "s2" FROM "bemi_l1"',
+        ]
+        # Tables are named in the schemas that keep listed tables; s2 is shown as a schema that goes.
+        assert fewer['diff']['before']['tables'] == ['public.t1', 'public.t2']
+        assert fewer['diff']['before']['schemas'] == ['public', 's2']
+        assert fewer['diff']['after']['tables'] == ['public.t1']
+        assert fewer['diff']['after']['schemas'] == ['public']
+        assert not can_select(server, 'bemi_l1', 't2', db) and can_select(server, 'bemi_l1', 't1', db)
+        again = run_module('bemi_role', dict(base, schemas=[], tables=['t1']))
+        assert again['changed'] is False and again['queries'] == []
+
+        # Back to a schema read whole, then to a list again: more tables lose SELECT than keep it,
+        # so one schema-wide REVOKE and a GRANT on the listed table (one transaction).
+        check_then_apply(server, base, [db])
+        switched = check_then_apply(server, dict(base, schemas=[], tables=['t1']), [db])
+        assert switched['queries'] == [
+            'ALTER DEFAULT PRIVILEGES FOR ROLE "postgres" IN SCHEMA "public" REVOKE SELECT ON TABLES FROM "bemi_l1"',
+            'REVOKE SELECT ON ALL TABLES IN SCHEMA "public" FROM "bemi_l1"',
+            'GRANT SELECT ON TABLE "public"."t1" TO "bemi_l1"',
+        ]
+        assert [can_select(server, 'bemi_l1', t, db) for t in ('t1', 't2', 't3', 't_new')] == [True, False, False, False]
+
+        # Nothing listed: USAGE and every SELECT go; only the role's own attributes remain.
+        none = check_then_apply(server, dict(base, schemas=[], tables=[]), [db])
+        assert none['queries'] == ['REVOKE SELECT ON ALL TABLES IN SCHEMA "public" FROM "bemi_l1"',
+                                   'REVOKE USAGE ON SCHEMA "public" FROM "bemi_l1"']
+        assert none['role']['schemas'] == [] and none['role']['tables'] == []
+
+        # A listed table that does not exist: a clear error, nothing changed.
+        msg = refused(server, dict(base, schemas=[], tables=['t1', 'nope', 's2.t1']), [db])
+        assert 'public.nope, s2.t1 do not exist' in msg
+    finally:
+        drop(server, [db], ['bemi_l1'])

@@ -12,6 +12,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.publication import
     resolve_args,
     resolve_problems,
     state_query,
+    table_changes,
 )
 
 T1 = ('public', 't1')
@@ -143,3 +144,13 @@ def test_helpers():
     assert resolve_args([T1, WEIRD], ['s']) == (['public', 'we ird'], ['t1', 'Mixed Case'], ['s'])
     assert 'pg_publication_namespace' in state_query(150000)
     assert 'pg_publication_namespace' not in state_query(130000)
+
+
+def test_table_changes_resolve_scopes_by_name():
+    publishable = [T1, T2, WEIRD]
+    assert table_changes(None, ALL, publishable) == (['"we ird"."Mixed Case"', 'public.t1', 'public.t2'], [])
+    assert table_changes(ALL, listed(T1), publishable) == ([], ['"we ird"."Mixed Case"', 'public.t2'])
+    assert table_changes(listed(T1, T2), listed(T1), []) == ([], ['public.t2'])
+    assert table_changes(listed(T1), Publication('bemi', schemas=['we ird'], tables=[T1]), publishable) == (
+        ['"we ird"."Mixed Case"'], [])
+    assert table_changes(listed(T1), None, []) == ([], ['public.t1'])

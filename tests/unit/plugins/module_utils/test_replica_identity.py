@@ -13,6 +13,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity i
     parse_schemas,
     parse_tables,
     plan_identities,
+    plan_resets,
     resolve_scope,
 )
 
@@ -118,3 +119,19 @@ def test_unknown_schema_is_an_error_with_a_table_list_too():
     # The event trigger tracks the schemas, so they must exist whatever the scope.
     with pytest.raises(ScopeError, match='"We ird"'):
         resolve_scope(ROWS, SCHEMAS, [('public', 'items')], ['We ird'], [])
+
+
+def test_plan_resets_keeps_every_tracked_table():
+    rows = [row('public', 'kept', identity='f'), row('public', 'gone', identity='f'), row('public', 'plain'),
+            row('public', 'other_pub', identity='f'), row('public', 'excluded', identity='f'),
+            row('public', 'ext', identity='f', in_extension=True), row('public', 'tmp', identity='f', persistence='t'),
+            row('public', 'indexed', identity='i'), row('s2', 'x', identity='f')]
+    published = {'all_tables': False, 'tables': [['public', 'other_pub']]}
+    scope = [('public', 'kept')]
+    exclude = [('public', 'excluded')]
+    gone = [('public', 'gone', 'full', 'default'), ('s2', 'x', 'full', 'default')]
+    assert plan_resets(rows, scope, exclude, published, None) == gone
+    # The trigger's schemas are a tracked scope; every schema, or another FOR ALL TABLES publication, keeps all.
+    assert plan_resets(rows, scope, exclude, published, ['s2']) == [('public', 'gone', 'full', 'default')]
+    assert plan_resets(rows, scope, exclude, published, ['*']) == []
+    assert plan_resets(rows, scope, exclude, dict(published, all_tables=True), None) == []

@@ -12,6 +12,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
     describe,
     needs_role_privilege,
     plan_absent,
+    plan_listed,
     plan_present,
     predicted,
     wanted_attributes,
@@ -149,3 +150,37 @@ def test_connect_and_expiry():
     assert role.plan_present(attrs, attrs, None, [], None, {}, [], [], cannot) == []
     assert role.connect_warning('bemi', cannot) is None
     assert 'GRANT CONNECT ON DATABASE app TO bemi' in role.connect_warning('bemi', dict(cannot, can_connect=False))
+
+
+def test_listed_tables_outside_the_schemas():
+    """SELECT on exactly the listed tables; per table when few lose it, schema-wide REVOKE when most do."""
+    states = {
+        'public': SchemaState('public', True, 0, 2, ['owner'], selected=['t1', 't2']),
+        'other': SchemaState('other', True, 0, 3, []),
+    }
+    actions = plan_present(dict(WANTED), WANTED, None, [], None, states, [], ['owner'],
+                           tables=[('public', 't1'), ('s3', 'x')])
+    assert actions == [
+        ('revoke_select', 'other'),
+        ('revoke_usage', 'other'),
+        ('revoke_default', 'owner', 'public'),
+        ('revoke_tables', 'public', ['t2']),
+        ('grant_usage', 's3'),
+        ('grant_tables', 's3', ['x']),
+    ]
+    attrs, members, after = predicted(actions, dict(WANTED), [], states)
+    described = describe(attrs, members, after)
+    assert described['tables'] == ['public.t1', 's3.x']
+    assert described['schemas'] == ['public', 's3'] and described['default_privileges'] == {}
+    # Nothing left to do once there.
+    assert plan_present(dict(WANTED), WANTED, None, [], None, after, [], ['owner'], tables=[('public', 't1'), ('s3', 'x')]) == []
+
+
+def test_listed_tables_after_a_schema_read_whole():
+    state = SchemaState('public', True, 0, 4, ['owner'], selected=['a', 'b', 'c', 't1'])
+    assert plan_listed(state, {'t1'}) == [('revoke_default', 'owner', 'public'), ('revoke_select', 'public'),
+                                          ('grant_tables', 'public', ['t1'])]
+    assert plan_listed(state, {'t1', 'a', 'b'}) == [('revoke_default', 'owner', 'public'),
+                                                    ('revoke_tables', 'public', ['c'])]
+    fresh = SchemaState('s', selected=[])
+    assert plan_listed(fresh, {'x'}) == [('grant_usage', 's'), ('grant_tables', 's', ['x'])]
