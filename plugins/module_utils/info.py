@@ -24,6 +24,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYS
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
 from ansible_collections.bemi.postgresql.plugins.module_utils.publication import OPERATIONS
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import read_settings, restart_pending
+from ansible_collections.bemi.postgresql.plugins.module_utils import slot as slot_utils
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
 SETTINGS = ('wal_level', 'max_replication_slots', 'max_wal_senders', 'max_slot_wal_keep_size')
@@ -46,16 +47,6 @@ SERVER_QUERY = (
     "(SELECT coalesce(array_agg(name::text ORDER BY name), '{}') FROM pg_settings WHERE pending_restart) "
     "AS pending_restart"
 )
-
-# The current position minus restart_lsn is what the slot keeps on disk.
-SLOTS_QUERY = (
-    "SELECT slot_name::text AS name, database::text AS database, plugin::text AS plugin, "
-    "slot_type AS type, active, wal_status, safe_wal_size, "
-    "pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, "
-    "restart_lsn)::bigint AS retained_wal_bytes "
-    "FROM pg_replication_slots ORDER BY slot_name"
-)
-
 
 def publication_query(server_version):
     """One row for the publication, with its explicit tables and (15+) schemas, or none."""
@@ -190,7 +181,10 @@ def gather(conn, options):
     }
     facts['restart_pending'] = restart_pending(facts['settings'], settings, RESTART_SETTINGS)
 
-    facts['replication_slots'] = guarded(conn, notes, login, 'Replication slots', SLOTS_QUERY)
+    facts['replication_slots'] = guarded(conn, notes, login, 'Replication slots',
+                                         slot_utils.slots_query(server['server_version_num']))
+    facts['slot_health'] = slot_utils.read_health(lambda statement, args: query(conn, statement, args),
+                                                  server['server_version_num'], options.get('sample_seconds', 0))
 
     rows = guarded(conn, notes, login, 'Publication %s' % options['publication'],
                    publication_query(server['server_version_num']), (options['publication'],))
@@ -299,9 +293,7 @@ def assess(facts, options):
     if slots is None:
         report['replication_slots'] = None
     else:
-        report['replication_slots'] = [dict((key, slot[key]) for key in (
-            'name', 'type', 'database', 'plugin', 'active', 'retained_wal_bytes', 'wal_status', 'safe_wal_size'))
-            for slot in sorted(slots, key=lambda s: s['name'])]
+        report['replication_slots'] = [slot_utils.report(slot) for slot in sorted(slots, key=lambda s: s['name'])]
         bemi_slot = next((slot for slot in slots if slot['name'] == slot_name), None)
         for slot in report['replication_slots']:
             problems.extend(slot_problems(slot, slot_name, database, threshold, report['max_slot_wal_keep_size']))
@@ -320,6 +312,15 @@ def assess(facts, options):
         problems.append('No WAL sender is free for Bemi: %d of max_wal_senders = %d are in use. '
                         'Fix: raise max_wal_senders (bemi.postgresql.bemi_wal_level min_wal_senders) and restart '
                         'PostgreSQL.' % (facts['wal_senders_in_use'], max_senders))
+
+    # slot health (WAL budget, invalidation): findings, adapted to today's sentences
+    if facts.get('slot_health') is not None:
+        fields, findings = slot_utils.health(report['replication_slots'], slot_name, report['max_slot_wal_keep_size'],
+                                             facts['slot_health'])
+        report.update(fields)
+        more_problems, more_notes = slot_utils.as_problems_and_notes(findings)
+        problems.extend(more_problems)
+        notes.extend(more_notes)
 
     # publication
     publication = facts['publication']
@@ -366,7 +367,8 @@ def slot_problems(slot, slot_name, database, threshold, keep_size):
                         'Fix: if Bemi no longer reads %s, drop the slot there (SELECT pg_drop_replication_slot(%s)); '
                         'otherwise give this database\'s connection another slot name.'
                         % (name, slot['database'], database, slot['database'], quote_literal(slot['name'])))
-    if slot['wal_status'] == 'lost':
+    # Bemi's own slot is judged by slot_utils.health (with the re-sync fix).
+    if slot['wal_status'] == 'lost' and slot['name'] != slot_name:
         problems.append('Replication slot %s has lost WAL it needed (wal_status lost), so its reader cannot resume. '
                         'Fix: drop it (SELECT pg_drop_replication_slot(%s)) and let Bemi create it again.'
                         % (name, quote_literal(slot['name'])))

@@ -55,6 +55,14 @@ options:
         a number without unit is bytes.
     type: str
     default: 1GB
+  sample_seconds:
+    description:
+      - Measure the WAL generation rate over this many seconds (two reads of the current WAL position), and return
+        RV(wal_rate_bytes_per_second) and RV(outage_budget_seconds). V(0) does not measure.
+      - The module waits that long; a few seconds of normal traffic give a usable rate.
+    type: int
+    default: 0
+    version_added: 0.2.0
 notes:
   - A member of C(pg_monitor) sees everything it needs except the configuration files, for which it reports
     the running values (the configured ones are null while a restart is pending).
@@ -65,7 +73,10 @@ notes:
     or not covering O(schemas); the role missing, without LOGIN, without REPLICATION (or C(rds_replication)),
     or unable to SELECT a published table; O(slot) in another database; a slot whose WAL was lost;
     an inactive logical slot (or O(slot)) retaining more than O(max_retained_wal); any inactive slot while
-    C(max_slot_wal_keep_size) is V(-1).
+    C(max_slot_wal_keep_size) is V(-1); O(slot) invalidated (C(wal_status) V(lost), an C(invalidation_reason),
+    or C(conflicting)), whose fix is that Bemi must re-sync; O(slot) with C(wal_status) V(unreserved).
+  - Notes, not problems, are O(slot) with C(wal_status) V(extended) and, on PostgreSQL 18, an
+    C(idle_replication_slot_timeout) shorter than the time the WAL budget allows.
 seealso:
   - name: Logical replication restrictions
     description: Why published tables need a replica identity for UPDATE and DELETE.
@@ -196,8 +207,48 @@ replication_slots:
       description: Bytes that can still be written before the slot risks losing WAL; null when unlimited.
       type: int
   sample:
-    - {name: bemi, type: logical, database: shop, plugin: pgoutput, active: true, retained_wal_bytes: 5120,
-       wal_status: reserved, safe_wal_size: null}
+    active_pid:
+      description: Process id of the walsender streaming from the slot, or null.
+      type: int
+      version_added: 0.2.0
+    inactive_since:
+      description: Since when no reader streams from it (UTC, ISO 8601); null before PostgreSQL 17.
+      type: str
+      version_added: 0.2.0
+    invalidation_reason:
+      description: Why PostgreSQL invalidated the slot, such as V(wal_removed); null when valid or before PostgreSQL 17.
+      type: str
+      version_added: 0.2.0
+    conflicting:
+      description: Whether a logical slot was invalidated by a recovery conflict; null before PostgreSQL 16.
+      type: bool
+      version_added: 0.2.0
+  sample:
+    - {name: bemi, type: logical, database: shop, plugin: pgoutput, active: true, active_pid: 4242,
+       retained_wal_bytes: 5120, wal_status: reserved, safe_wal_size: null, inactive_since: null,
+       invalidation_reason: null, conflicting: false}
+wal_rate_bytes_per_second:
+  description: WAL written per second during O(sample_seconds); null when O(sample_seconds=0).
+  returned: always
+  type: int
+  sample: 1048576
+  version_added: 0.2.0
+outage_budget_seconds:
+  description:
+    - How long Bemi may stay disconnected, at the sampled WAL rate, before its slot would be invalidated.
+      It is the slot's C(safe_wal_size) (before Bemi has a slot, the whole C(max_slot_wal_keep_size)) divided
+      by RV(wal_rate_bytes_per_second), and at most C(idle_replication_slot_timeout) where that is on.
+    - Null when not sampled, or when nothing would invalidate the slot (no budget, C(-1), and no WAL written).
+  returned: always
+  type: int
+  sample: 86400
+  version_added: 0.2.0
+idle_replication_slot_timeout:
+  description: C(idle_replication_slot_timeout) in seconds on PostgreSQL 18 and newer (0 means off); null before.
+  returned: always
+  type: int
+  sample: 0
+  version_added: 0.2.0
 publication:
   description: The publication, in the shape bemi_publication returns; null when it does not exist or cannot be read.
   returned: always
@@ -253,6 +304,7 @@ def main():
         schemas=dict(type='list', elements='str', default=['public']),
         slot=dict(type='str', default='bemi'),
         max_retained_wal=dict(type='str', default='1GB'),
+        sample_seconds=dict(type='int', default=0),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
@@ -262,9 +314,12 @@ def main():
             slot=module.params['slot'],
             schemas=sorted(set(parse_name(name) for name in module.params['schemas'])),
             max_retained_wal=parse_size(module.params['max_retained_wal']),
+            sample_seconds=module.params['sample_seconds'],
         )
     except (IdentifierError, OptionError) as exc:
         module.fail_json(msg=str(exc), changed=False, queries=[])
+    if not 0 <= options['sample_seconds'] <= 3600:
+        module.fail_json(msg='sample_seconds must be between 0 (off) and 3600.', changed=False, queries=[])
     if not options['schemas']:
         module.fail_json(msg='schemas must name at least one schema (or * for all).', changed=False, queries=[])
 

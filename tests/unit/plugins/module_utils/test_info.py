@@ -54,6 +54,7 @@ def healthy():
         'slots_in_use': 1,
         'wal_senders_in_use': 1,
         'notes': [],
+        'slot_health': {'idle_replication_slot_timeout': None, 'wal_rate_bytes_per_second': None},
         'replication_slots': [
             {'name': 'bemi', 'type': 'logical', 'database': 'shop', 'plugin': 'pgoutput', 'active': True,
              'retained_wal_bytes': 4096, 'wal_status': 'reserved', 'safe_wal_size': 10 ** 9},
@@ -212,7 +213,23 @@ def test_bemi_slot_in_other_database_and_lost():
     report = run(facts)
     assert len(report['problems']) == 2
     assert 'belongs to database crm, not shop' in report['problems'][0]
-    assert 'wal_status lost' in report['problems'][1]
+    assert report['problems'][1].startswith('Replication slot bemi is invalidated (wal_status lost)')
+    assert 'Fix: Bemi must re-sync' in report['problems'][1]
+
+
+def test_other_lost_slot_keeps_its_drop_fix():
+    facts = healthy()
+    facts['replication_slots'].append(dict(inactive('old', 0), wal_status='lost', retained_wal_bytes=None))
+    only_problem(run(facts), 'Replication slot old has lost WAL', "pg_drop_replication_slot('old')")
+
+
+def test_slot_health_fields_are_reported():
+    facts = healthy()
+    facts['slot_health'] = {'idle_replication_slot_timeout': None, 'wal_rate_bytes_per_second': 10 ** 6}
+    report = run(facts)
+    assert report['wal_rate_bytes_per_second'] == 10 ** 6
+    assert report['outage_budget_seconds'] == 1000
+    assert report['replication_slots'][0]['invalidation_reason'] is None
 
 
 def test_missing_publication():

@@ -1,0 +1,296 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Bemi's replication slot: how it is read (for bemi_slot and bemi_info), dropped, and judged.
+
+The slot report has one shape everywhere (``REPORT_KEYS``). ``drop`` ends the
+walsender first when asked to, and retries while that walsender exits.
+``slot_findings`` judges a slot's health as findings
+``{code, severity, object, message, fix}``; ``as_problems_and_notes`` turns
+them into the plain sentences bemi_info has always returned.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.bemi.postgresql.plugins.module_utils import driver
+from ansible_collections.bemi.postgresql.plugins.module_utils.driver import DatabaseError, sql
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import backoff_delay, render
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
+
+# Every key of a slot in a report (bemi_slot's ``slot``, bemi_info's ``replication_slots``).
+REPORT_KEYS = ('name', 'type', 'database', 'plugin', 'active', 'active_pid', 'retained_wal_bytes', 'wal_status',
+               'safe_wal_size', 'inactive_since', 'invalidation_reason', 'conflicting')
+
+# Columns that newer servers have; older ones report null.
+OPTIONAL_COLUMNS = (
+    ('conflicting', 'slot_conflicting', 'conflicting'),
+    ('invalidation_reason', 'slot_invalidation_reason', 'invalidation_reason::text'),
+    ('inactive_since', 'slot_inactive_since', "to_char(inactive_since AT TIME ZONE 'UTC', "
+                                              "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"),
+)
+
+OBJECT_IN_USE = '55006'
+# How long a terminated walsender may take to exit before the drop gives up.
+DROP_TIMEOUT = 30.0
+
+
+class SlotError(Exception):
+    """A refusal or a failed drop; ``executed`` holds what had already run."""
+
+    def __init__(self, message, executed=()):
+        super(SlotError, self).__init__(message)
+        self.executed = list(executed)
+
+
+def slots_query(server_version, one=False):
+    """All slots (or, with ``one``, the slot named by the only parameter), with their walsender's address.
+
+    The current position minus restart_lsn is what the slot keeps on disk.
+    """
+    optional = ', '.join('%s AS %s' % (expression if supports(server_version, feature) else 'NULL', column)
+                         for column, feature, expression in OPTIONAL_COLUMNS)
+    return (
+        "SELECT s.slot_name::text AS name, s.database::text AS database, s.plugin::text AS plugin, "
+        "s.slot_type AS type, s.active, s.active_pid, s.wal_status, s.safe_wal_size, "
+        "pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, "
+        "s.restart_lsn)::bigint AS retained_wal_bytes, " + optional + ", "
+        "host(a.client_addr) AS client_addr, a.client_port, a.application_name::text AS application_name, "
+        "a.usename::text AS client_user "
+        "FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid "
+        + ("WHERE s.slot_name = %s " if one else "") + "ORDER BY s.slot_name"
+    )
+
+
+def report(row):
+    """The slot as users see it (``REPORT_KEYS``), or None."""
+    if row is None:
+        return None
+    return dict((key, row.get(key)) for key in REPORT_KEYS)
+
+
+def walsender(row):
+    """``pid 1234 (client 10.0.0.5:53422, application bemi, user bemi)``: who holds the slot."""
+    if row['client_addr']:
+        where = 'client %s:%s' % (row['client_addr'], row['client_port'])
+    elif row['client_port'] == -1:
+        where = 'client on the local unix socket'
+    else:
+        where = 'client address not visible to this login'
+    details = [where]
+    if row.get('application_name'):
+        details.append('application %s' % row['application_name'])
+    if row.get('client_user'):
+        details.append('user %s' % row['client_user'])
+    return 'pid %s (%s)' % (row['active_pid'], ', '.join(details))
+
+
+def refusal(row):
+    """The error for dropping an active slot without ``terminate``."""
+    return ('Replication slot %s is active: the walsender %s is streaming from it. Refusing to drop it, since that '
+            'would cut that reader off. Fix: stop the reader (Bemi) first, or run again with terminate: true '
+            '(bemi_terminate_slot: true in the role) to end that walsender and drop the slot.'
+            % (row['name'], walsender(row)))
+
+
+def terminate_statement(pid):
+    return sql.SQL('SELECT pg_terminate_backend({})').format(sql.Literal(pid))
+
+
+def drop_statement(name):
+    return sql.SQL('SELECT pg_drop_replication_slot({})').format(sql.Literal(name))
+
+
+def plan_drop(row, terminate):
+    """The statements that drop the slot in ``row`` (None: nothing to drop); SlotError when refused."""
+    if row is None:
+        return []
+    statements = []
+    if row['active']:
+        if not terminate:
+            raise SlotError(refusal(row))
+        statements.append(terminate_statement(row['active_pid']))
+    statements.append(drop_statement(row['name']))
+    return statements
+
+
+def drop(conn, name, read_row, sleep=time.sleep, clock=time.monotonic, timeout=DROP_TIMEOUT):
+    """Terminate the walsender (again if a reader reconnects) and drop the slot; the statements run.
+
+    ``read_row()`` re-reads the slot. A terminated walsender exits
+    asynchronously, so the drop is retried (with back-off) until it is gone.
+    """
+    executed = []
+    terminated = set()
+    deadline = clock() + timeout
+    attempt = 0
+    while True:
+        row = read_row()
+        if row is None:
+            return executed
+        if row['active'] and row['active_pid'] and row['active_pid'] not in terminated:
+            terminated.add(row['active_pid'])
+            _run(conn, terminate_statement(row['active_pid']), executed)
+        try:
+            _run(conn, drop_statement(name), executed)
+            return executed
+        except DatabaseError as exc:
+            executed.pop()
+            if driver.sqlstate(exc) != OBJECT_IN_USE or clock() > deadline:
+                raise SlotError('Could not drop replication slot %s: %s (after running: %s)'
+                                % (name, str(exc).strip().splitlines()[0], '; '.join(executed) or 'nothing'),
+                                executed)
+        sleep(min(backoff_delay(attempt, base=0.2, cap=1.0, rand=lambda: 1.0), max(0.0, deadline - clock())))
+        attempt += 1
+
+
+def _run(conn, statement, executed):
+    executed.append(render(conn, statement))
+    with conn.cursor() as cur:
+        cur.execute(statement)
+
+
+# -- health -----------------------------------------------------------------
+
+MB = 1024 * 1024
+GB = 1024 * MB
+RESYNC_FIX = ('Bemi must re-sync: drop the slot (bemi.postgresql.bemi_slot with state: absent), then reconnect Bemi so '
+              'it creates a new slot and takes a fresh snapshot of the tracked tables; the changes made while the '
+              'slot was invalid are not in the audit trail.')
+
+HEALTH_QUERY = (
+    "SELECT name, setting, unit FROM pg_settings "
+    "WHERE name IN ('idle_replication_slot_timeout', 'max_wal_size', 'max_slot_wal_keep_size')"
+)
+LSN_QUERY = (
+    "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, "
+    "extract(epoch FROM clock_timestamp())::float8 AS at"
+)
+LSN_DIFF_QUERY = "SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)::float8 AS bytes"
+
+SECONDS_PER_UNIT = {'ms': 0.001, 's': 1, 'min': 60, 'h': 3600, 'd': 86400}
+
+
+def finding(code, severity, obj, message, fix):
+    return {'code': code, 'severity': severity, 'object': obj, 'message': message, 'fix': fix}
+
+
+def seconds_setting(row):
+    """A time setting of pg_settings in seconds (0 stays 0, meaning off)."""
+    if row is None:
+        return None
+    return int(float(row['setting']) * SECONDS_PER_UNIT.get(row['unit'] or 's', 1))
+
+
+def read_health(query, server_version, sample_seconds, sleep=time.sleep):
+    """Server facts for slot health; with ``sample_seconds``, the WAL rate in bytes per second.
+
+    ``query(statement, args)`` returns rows as dicts. The rate comes from two
+    reads of the current WAL position (the replayed one on a standby), which
+    counts every WAL record, as pg_stat_wal would, on every supported version.
+    """
+    settings = dict((row['name'], row) for row in query(HEALTH_QUERY, None))
+    idle = None
+    if supports(server_version, 'idle_replication_slot_timeout'):
+        idle = seconds_setting(settings.get('idle_replication_slot_timeout'))
+    facts = {
+        'idle_replication_slot_timeout': idle,
+        'wal_rate_bytes_per_second': None,
+    }
+    if sample_seconds:
+        first = query(LSN_QUERY, None)[0]
+        sleep(sample_seconds)
+        second = query(LSN_QUERY, None)[0]
+        if first['lsn'] and second['lsn'] and second['at'] > first['at']:
+            written = query(LSN_DIFF_QUERY, (second['lsn'], first['lsn']))[0]['bytes']
+            facts['wal_rate_bytes_per_second'] = max(0, int(round(written / (second['at'] - first['at']))))
+    return facts
+
+
+def outage_budget(bemi_slot, keep_size_mb, rate, idle_timeout):
+    """Seconds Bemi may stay away before its slot is invalidated; None when nothing would invalidate it.
+
+    WAL left: the slot's ``safe_wal_size``, or the whole budget before Bemi has
+    a slot. At ``rate`` bytes per second that lasts WAL-left / rate. On
+    PostgreSQL 18, ``idle_replication_slot_timeout`` (when on) may end it sooner.
+    """
+    limits = []
+    if rate is not None:
+        if bemi_slot is not None:
+            wal_left = bemi_slot.get('safe_wal_size')
+        else:
+            wal_left = keep_size_mb * MB if keep_size_mb is not None and keep_size_mb >= 0 else None
+        if wal_left is not None and rate > 0:
+            limits.append(int(max(0, wal_left) // rate))
+    if idle_timeout:
+        limits.append(idle_timeout)
+    return min(limits) if limits else None
+
+
+def slot_findings(slot, slot_name):
+    """Findings about the health of one slot (only Bemi's slot is judged here)."""
+    if slot is None or slot['name'] != slot_name:
+        return []
+    obj = 'replication slot %s' % slot['name']
+    invalid = slot['wal_status'] == 'lost' or slot.get('invalidation_reason') or slot.get('conflicting')
+    if invalid:
+        why = 'wal_status %s' % slot['wal_status']
+        if slot.get('invalidation_reason'):
+            why += ', invalidation_reason %s' % slot['invalidation_reason']
+        return [finding('slot_invalidated', 'problem', obj,
+                        'Replication slot %s is invalidated (%s), so Bemi cannot resume streaming from it.'
+                        % (slot['name'], why), RESYNC_FIX)]
+    if slot['wal_status'] == 'unreserved':
+        return [finding('slot_unreserved', 'problem', obj,
+                        'Replication slot %s retains more WAL than max_slot_wal_keep_size allows (wal_status '
+                        'unreserved): the next checkpoint removes that WAL and invalidates the slot.' % slot['name'],
+                        'Reconnect Bemi now so it catches up, or raise max_slot_wal_keep_size '
+                        '(bemi_max_slot_wal_keep_size in the tracking role) and reload PostgreSQL.')]
+    if slot['wal_status'] == 'extended':
+        return [finding('slot_extended', 'note', obj,
+                        'Replication slot %s retains more WAL than max_wal_size (wal_status extended); it is still '
+                        'within max_slot_wal_keep_size.' % slot['name'],
+                        'Nothing to do if Bemi is connected and catching up; otherwise check Bemi.')]
+    return []
+
+
+def timeout_findings(idle_timeout, budget_by_wal, slot_name):
+    """PostgreSQL 18: an idle_replication_slot_timeout shorter than what the WAL budget allows."""
+    if not idle_timeout or (budget_by_wal is not None and idle_timeout >= budget_by_wal):
+        return []
+    window = ('the %d s the WAL budget would allow at the sampled rate' % budget_by_wal if budget_by_wal is not None
+              else 'what the WAL budget allows')
+    return [finding('idle_slot_timeout_short', 'note', 'setting idle_replication_slot_timeout',
+                    'idle_replication_slot_timeout = %d s invalidates replication slot %s after that long without a '
+                    'reader, sooner than %s; a normal Bemi outage could then force a re-sync.'
+                    % (idle_timeout, slot_name, window),
+                    'Set idle_replication_slot_timeout = 0 (off) or longer than the outages Bemi must survive, '
+                    'and let max_slot_wal_keep_size bound the disk instead.')]
+
+
+def health(slots, slot_name, keep_size_mb, facts):
+    """(report fields, findings) of slot health: Bemi's slot judged, the outage budget computed.
+
+    ``slots`` are reports (``REPORT_KEYS``) or None when unreadable; ``facts`` come from ``read_health``.
+    """
+    bemi_slot = next((slot for slot in slots or [] if slot['name'] == slot_name), None)
+    rate = facts['wal_rate_bytes_per_second']
+    idle = facts['idle_replication_slot_timeout']
+    fields = {
+        'wal_rate_bytes_per_second': rate,
+        'outage_budget_seconds': outage_budget(bemi_slot, keep_size_mb, rate, idle),
+        'idle_replication_slot_timeout': idle,
+    }
+    findings = slot_findings(bemi_slot, slot_name)
+    if bemi_slot is None or not findings:
+        findings += timeout_findings(idle, outage_budget(bemi_slot, keep_size_mb, rate, None), slot_name)
+    return fields, findings
+
+
+def as_problems_and_notes(findings):
+    """Findings as today's bemi_info sentences: (problems, notes), each ``message Fix: fix``."""
+    problems, notes = [], []
+    for item in findings:
+        (problems if item['severity'] == 'problem' else notes).append('%s Fix: %s' % (item['message'], item['fix']))
+    return problems, notes
