@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -218,9 +219,28 @@ def test_budget_invalidates_the_slot_and_postgres_keeps_running(pool, major):
         'wal_level': 'logical', 'min_wal_size': "'32MB'", 'max_wal_size': "'64MB'", 'checkpoint_timeout': "'30s'"})
     try:
         prepare_database(cluster)
-        budget = run_module('bemi_wal_level', dict(cluster.connection_args(), max_slot_wal_keep_size='64MB'))
+        args = dict(cluster.connection_args(), max_slot_wal_keep_size='64MB')
+        files = 'SELECT name, setting FROM pg_file_settings ORDER BY seqno'
+        before = cluster.query(files)
+        predicted = run_module('bemi_wal_level', args, check=True)
+        assert not predicted.failed, predicted
+        assert cluster.query(files) == before, 'check mode changed the configuration'
+        budget = run_module('bemi_wal_level', args)
         assert not budget.failed and budget['changed'], budget
+        for key in ('changed', 'queries', 'diff', 'restart_required'):
+            assert predicted[key] == budget[key], key
+        assert budget['queries'] == ['ALTER SYSTEM SET max_slot_wal_keep_size = 64', 'SELECT pg_reload_conf()']
+        assert budget['diff'] == {'before': {'wal_level': 'logical', 'max_slot_wal_keep_size': -1},
+                                  'after': {'wal_level': 'logical', 'max_slot_wal_keep_size': 64}}
         assert budget['max_slot_wal_keep_size']['configured'] == 64
+        assert budget['restart_required'] is False
+        assert budget['idle_replication_slot_timeout'] == (0 if major >= 18 else None)
+        for check in (True, False):
+            again = run_module('bemi_wal_level', args, check=check)
+            assert again['changed'] is False and again['queries'] == [], again
+        # auto (lower_max_slot_wal_keep_size false) never lowers it
+        kept = run_module('bemi_wal_level', dict(args, max_slot_wal_keep_size='32MB', lower_max_slot_wal_keep_size=False))
+        assert kept['changed'] is False and kept['max_slot_wal_keep_size']['configured'] == 64, kept
         wait_for(lambda: cluster.scalar("SELECT setting FROM pg_settings WHERE name = 'max_slot_wal_keep_size'") == '64')
         create_slot(cluster)
 
@@ -243,7 +263,8 @@ def test_budget_invalidates_the_slot_and_postgres_keeps_running(pool, major):
         with open(playbook, 'w') as handle:
             handle.write(textwrap.dedent(TEARDOWN_PLAYBOOK.format(
                 socket=cluster.socket_dir, port=cluster.port, psql=shutil.which('psql'), db=DB)))
-        proc = run_playbook(playbook, extra_args=['-i', 'localhost,', '-c', 'local'])
+        proc = run_playbook(playbook, extra_args=['-i', 'localhost,', '-c', 'local',
+                                                  '-e', 'ansible_python_interpreter=%s' % sys.executable])
         assert proc.returncode == 0, proc.stdout
         assert slots(cluster) == []
     finally:
