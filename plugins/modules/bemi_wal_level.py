@@ -62,6 +62,16 @@ options:
     type: bool
     default: true
     version_added: 0.2.0
+  slots_dropped_before:
+    description:
+      - In check mode only, the logical slots that an earlier task of the same run drops (and so, in check mode,
+        still exist), such as Bemi's slot dropped by M(bemi.postgresql.bemi_slot) in a teardown. They do not block
+        O(state=absent) in the prediction.
+      - A real run always reads the slots as they are.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
 notes:
   - Needs a superuser, or on PostgreSQL 15 and newer a role granted
     C(ALTER SYSTEM ON PARAMETER wal_level) (and on the other parameters it changes).
@@ -203,6 +213,7 @@ def main():
         min_wal_senders=dict(type='int'),
         max_slot_wal_keep_size=dict(type='str'),
         lower_max_slot_wal_keep_size=dict(type='bool', default=True),
+        slots_dropped_before=dict(type='list', elements='str', default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     minimums = {
@@ -243,6 +254,8 @@ def run(module, conn, minimums, keep_size):
                     % module.params['login_user'])
     if module.params['state'] == 'absent' and changes:
         slots = [row['name'] for row in query(conn, LOGICAL_SLOTS_QUERY)]
+        if module.check_mode:
+            slots = [name for name in slots if name not in module.params['slots_dropped_before']]
         refusal = slots_block_reset(predicted_configured(changes, settings)['wal_level'], slots)
         if refusal:
             module.fail_json(msg=refusal, queries=[])
