@@ -21,12 +21,14 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.versions import su
 
 # Every key of a slot in a report (bemi_slot's ``slot``, bemi_info's ``replication_slots``).
 REPORT_KEYS = ('name', 'type', 'database', 'plugin', 'active', 'active_pid', 'retained_wal_bytes', 'wal_status',
-               'safe_wal_size', 'inactive_since', 'invalidation_reason', 'conflicting')
+               'safe_wal_size', 'inactive_since', 'invalidation_reason', 'conflicting', 'failover', 'synced')
 
 # Columns that newer servers have; older ones report null.
 OPTIONAL_COLUMNS = (
     ('conflicting', 'slot_conflicting', 'conflicting'),
     ('invalidation_reason', 'slot_invalidation_reason', 'invalidation_reason::text'),
+    ('failover', 'failover_slots', 'failover'),
+    ('synced', 'failover_slots', 'synced'),
     ('inactive_since', 'slot_inactive_since', "to_char(inactive_since AT TIME ZONE 'UTC', "
                                               "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"),
 )
@@ -115,11 +117,57 @@ def plan_drop(row, terminate):
     return statements
 
 
+def create_statement(name, failover):
+    if failover:
+        return sql.SQL("SELECT pg_create_logical_replication_slot({}, 'pgoutput', failover => true)").format(
+            sql.Literal(name))
+    return sql.SQL("SELECT pg_create_logical_replication_slot({}, 'pgoutput')").format(sql.Literal(name))
+
+
+def alter_failover_statement(name, failover):
+    """A replication command (over a ``replication=database`` connection), not SQL."""
+    return sql.SQL('ALTER_REPLICATION_SLOT {} ( FAILOVER {} )').format(
+        sql.Identifier(name), sql.SQL('true' if failover else 'false'))
+
+
+def plan_present(row, name, create, failover, terminate):
+    """[('sql' | 'replication', statement)] for state=present; SlotError when it cannot be done.
+
+    Never creates a slot unless ``create``; ``failover`` None leaves the flag alone.
+    """
+    if row is None:
+        return [('sql', create_statement(name, failover))] if create else []
+    if failover is None or row['failover'] is None or bool(row['failover']) == failover:
+        return []
+    if row['synced']:
+        raise SlotError('Replication slot %s is synchronized from the primary (synced), so its failover flag is set '
+                        'there. Fix: run bemi_slot with failover on the primary.' % name)
+    if row['type'] != 'logical':
+        raise SlotError('Replication slot %s is a physical slot; failover applies to logical slots.' % name)
+    steps = []
+    if row['active']:
+        if not terminate:
+            raise SlotError('Replication slot %s is active: the walsender %s is streaming from it, and PostgreSQL '
+                            'changes the failover flag only of an idle slot. Fix: stop the reader (Bemi) for a '
+                            'moment, or run again with terminate: true to end that walsender (Bemi reconnects and '
+                            'resumes from the slot, losing nothing).' % (name, walsender(row)))
+        steps.append(('sql', terminate_statement(row['active_pid'])))
+    steps.append(('replication', alter_failover_statement(name, failover)))
+    return steps
+
+
 def drop(conn, name, read_row, sleep=time.sleep, clock=time.monotonic, timeout=DROP_TIMEOUT):
-    """Terminate the walsender (again if a reader reconnects) and drop the slot; the statements run.
+    """Terminate the walsender (again if a reader reconnects) and drop the slot; the statements run."""
+    return when_idle(conn, name, read_row, lambda executed: _run(conn, drop_statement(name), executed),
+                     'drop', sleep, clock, timeout)
+
+
+def when_idle(conn, name, read_row, action, verb, sleep=time.sleep, clock=time.monotonic, timeout=DROP_TIMEOUT):
+    """Run ``action(executed)`` on the slot once no walsender holds it, terminating any that does.
 
     ``read_row()`` re-reads the slot. A terminated walsender exits
-    asynchronously, so the drop is retried (with back-off) until it is gone.
+    asynchronously, so the action is retried (with back-off) while PostgreSQL
+    says the slot is in use. Returns the statements run.
     """
     executed = []
     terminated = set()
@@ -132,17 +180,36 @@ def drop(conn, name, read_row, sleep=time.sleep, clock=time.monotonic, timeout=D
         if row['active'] and row['active_pid'] and row['active_pid'] not in terminated:
             terminated.add(row['active_pid'])
             _run(conn, terminate_statement(row['active_pid']), executed)
+        done = len(executed)
         try:
-            _run(conn, drop_statement(name), executed)
+            action(executed)
             return executed
         except DatabaseError as exc:
-            executed.pop()
+            del executed[done:]
             if driver.sqlstate(exc) != OBJECT_IN_USE or clock() > deadline:
-                raise SlotError('Could not drop replication slot %s: %s (after running: %s)'
-                                % (name, str(exc).strip().splitlines()[0], '; '.join(executed) or 'nothing'),
+                raise SlotError('Could not %s replication slot %s: %s (after running: %s)'
+                                % (verb, name, str(exc).strip().splitlines()[0], '; '.join(executed) or 'nothing'),
                                 executed)
         sleep(min(backoff_delay(attempt, base=0.2, cap=1.0, rand=lambda: 1.0), max(0.0, deadline - clock())))
         attempt += 1
+
+
+def replication_run(conn, params, statement, executed):
+    """Run a replication command over a new ``replication=database`` connection with ``params`` (libpq)."""
+    text = render(conn, statement)
+    executed.append(text)
+    try:
+        repl = driver.connect(dict(params, replication='database'))
+    except DatabaseError as exc:
+        raise SlotError('Could not open a replication connection for %s: %s Fix: pg_hba.conf must allow a '
+                        '"replication" connection for this login (and it needs the REPLICATION attribute).'
+                        % (text, str(exc).strip().splitlines()[0]), executed[:-1])
+    try:
+        repl.autocommit = True
+        with repl.cursor() as cur:
+            cur.execute(text)
+    finally:
+        repl.close()
 
 
 def _run(conn, statement, executed):
