@@ -315,7 +315,7 @@ def assess(facts, options):
 
     # slot health (WAL budget, invalidation): findings, adapted to today's sentences
     if facts.get('slot_health') is not None:
-        fields, findings = slot_utils.health(report['replication_slots'], slot_name, report['max_slot_wal_keep_size'],
+        fields, findings = slot_utils.health(facts['replication_slots'], slot_name, report['max_slot_wal_keep_size'],
                                              facts['slot_health'])
         report.update(fields)
         more_problems, more_notes = slot_utils.as_problems_and_notes(findings)

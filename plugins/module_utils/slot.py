@@ -57,7 +57,9 @@ def slots_query(server_version, one=False):
         "SELECT s.slot_name::text AS name, s.database::text AS database, s.plugin::text AS plugin, "
         "s.slot_type AS type, s.active, s.active_pid, s.wal_status, s.safe_wal_size, "
         "pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, "
-        "s.restart_lsn)::bigint AS retained_wal_bytes, " + optional + ", "
+        "s.restart_lsn)::bigint AS retained_wal_bytes, "
+        "pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, "
+        "s.confirmed_flush_lsn)::bigint AS lag_bytes, " + optional + ", "
         "host(a.client_addr) AS client_addr, a.client_port, a.application_name::text AS application_name, "
         "a.usename::text AS client_user "
         "FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid "
@@ -230,6 +232,11 @@ HEALTH_QUERY = (
     "SELECT name, setting, unit FROM pg_settings "
     "WHERE name IN ('idle_replication_slot_timeout', 'max_wal_size', 'max_slot_wal_keep_size')"
 )
+# Physical walsenders (standbys streaming from here) have no database.
+TOPOLOGY_QUERY = (
+    "SELECT pg_is_in_recovery() AS in_recovery, "
+    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname IS NULL)::int AS standbys"
+)
 LSN_QUERY = (
     "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, "
     "extract(epoch FROM clock_timestamp())::float8 AS at"
@@ -261,7 +268,11 @@ def read_health(query, server_version, sample_seconds, sleep=time.sleep):
     idle = None
     if supports(server_version, 'idle_replication_slot_timeout'):
         idle = seconds_setting(settings.get('idle_replication_slot_timeout'))
+    topology = query(TOPOLOGY_QUERY, None)[0]
     facts = {
+        'server_version': server_version,
+        'in_recovery': topology['in_recovery'],
+        'standbys': topology['standbys'],
         'idle_replication_slot_timeout': idle,
         'wal_rate_bytes_per_second': None,
     }
@@ -352,7 +363,58 @@ def health(slots, slot_name, keep_size_mb, facts):
     findings = slot_findings(bemi_slot, slot_name)
     if bemi_slot is None or not findings:
         findings += timeout_findings(idle, outage_budget(bemi_slot, keep_size_mb, rate, None), slot_name)
+    if facts.get('server_version') is not None:
+        fields['failover'] = failover_report(bemi_slot, facts)
+        findings += failover_findings(fields['failover'], slot_name)
     return fields, findings
+
+
+def failover_report(bemi_slot, facts):
+    """Whether Bemi's slot survives a promotion, as far as this server can tell."""
+    return {
+        'supported': supports(facts['server_version'], 'failover_slots'),
+        'standby': facts['in_recovery'],
+        'streaming_standbys': facts['standbys'],
+        'slot_failover': bemi_slot.get('failover') if bemi_slot else None,
+        'slot_synced': bemi_slot.get('synced') if bemi_slot else None,
+        'slot_lag_bytes': bemi_slot.get('lag_bytes') if bemi_slot and facts['in_recovery'] else None,
+    }
+
+
+def failover_findings(failover, slot_name):
+    """Failover safety of Bemi's slot (PostgreSQL 17 failover slots), judged on a primary or a standby."""
+    obj = 'replication slot %s' % slot_name
+    setup = ('on each standby set sync_replication_slots = on, hot_standby_feedback = on, primary_slot_name and a '
+             'dbname in primary_conninfo, and list the standbys\' physical slots in synchronized_standby_slots on '
+             'the primary')
+    if not failover['supported']:
+        if failover['standby'] or not failover['streaming_standbys']:
+            return []
+        return [finding('slot_not_failover_safe', 'note', obj,
+                        'Replication slot %s lives only on this primary: before PostgreSQL 17 logical slots are not '
+                        'synchronized to standbys, so after a failover Bemi must re-sync from the new primary.'
+                        % slot_name,
+                        'Upgrade to PostgreSQL 17 or newer and use failover slots (bemi.postgresql.bemi_slot with '
+                        'failover: true), or a cluster manager that keeps logical slots across a promotion, such '
+                        'as Patroni\'s permanent slots.')]
+    if failover['standby']:
+        if failover['slot_synced'] is None:
+            return [finding('standby_slot_missing', 'note', obj,
+                            'This standby has no synchronized copy of replication slot %s, so if it is promoted Bemi '
+                            'must re-sync (unless Bemi has not created its slot on the primary yet).' % slot_name,
+                            'Give the slot failover: true on the primary (bemi.postgresql.bemi_slot), and ' + setup + '.')]
+        if not failover['slot_synced']:
+            return [finding('standby_slot_not_synced', 'problem', obj,
+                            'Replication slot %s on this standby was created here, not synchronized from the '
+                            'primary, so it does not follow Bemi\'s position.' % slot_name,
+                            'Drop it on the standby, give the primary\'s slot failover: true, and ' + setup + '.')]
+        return []
+    if failover['streaming_standbys'] and failover['slot_failover'] is False:
+        return [finding('slot_failover_off', 'problem', obj,
+                        'Replication slot %s has failover off, so standbys keep no copy of it: after a promotion it '
+                        'is missing and Bemi must re-sync.' % slot_name,
+                        'bemi.postgresql.bemi_slot with failover: true, and ' + setup + '.')]
+    return []
 
 
 def as_problems_and_notes(findings):

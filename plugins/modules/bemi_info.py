@@ -77,6 +77,11 @@ notes:
     or C(conflicting)), whose fix is that Bemi must re-sync; O(slot) with C(wal_status) V(unreserved).
   - Notes, not problems, are O(slot) with C(wal_status) V(extended) and, on PostgreSQL 18, an
     C(idle_replication_slot_timeout) shorter than the time the WAL budget allows.
+  - "Failover: on a PostgreSQL 17+ primary with streaming standbys, O(slot) with failover off is a problem
+    (standbys keep no copy, so Bemi must re-sync after a promotion); on a 17+ standby, a copy of O(slot) that is not
+    synchronized from the primary is a problem and a missing one a note; on 13 to 16 with standbys, a note that the slot
+    is not failover-safe, with the options (PostgreSQL 17 failover slots, or a cluster manager that keeps logical slots,
+    such as Patroni's permanent slots)."
 seealso:
   - name: Logical replication restrictions
     description: Why published tables need a replica identity for UPDATE and DELETE.
@@ -223,10 +228,18 @@ replication_slots:
       description: Whether a logical slot was invalidated by a recovery conflict; null before PostgreSQL 16.
       type: bool
       version_added: 0.2.0
+    failover:
+      description: Whether standbys synchronize the slot; null before PostgreSQL 17.
+      type: bool
+      version_added: 0.2.0
+    synced:
+      description: On a standby, whether the slot is a synchronized copy of the primary's; null before PostgreSQL 17.
+      type: bool
+      version_added: 0.2.0
   sample:
     - {name: bemi, type: logical, database: shop, plugin: pgoutput, active: true, active_pid: 4242,
        retained_wal_bytes: 5120, wal_status: reserved, safe_wal_size: null, inactive_since: null,
-       invalidation_reason: null, conflicting: false}
+       invalidation_reason: null, conflicting: false, failover: false, synced: false}
 wal_rate_bytes_per_second:
   description: WAL written per second during O(sample_seconds); null when O(sample_seconds=0).
   returned: always
@@ -242,6 +255,18 @@ outage_budget_seconds:
   returned: always
   type: int
   sample: 86400
+  version_added: 0.2.0
+failover:
+  description:
+    - Whether O(slot) survives a promotion, as far as this server can tell.
+    - C(supported) is true on PostgreSQL 17 and newer (failover slots); C(standby) whether this server is one;
+      C(streaming_standbys) how many standbys stream from it.
+    - C(slot_failover) is the slot's failover flag, C(slot_synced) on a standby whether it is a synchronized copy,
+      and C(slot_lag_bytes) on a standby how far its confirmed position is behind the replayed WAL (null when unknown).
+  returned: always
+  type: dict
+  sample: {supported: true, standby: false, streaming_standbys: 1, slot_failover: true, slot_synced: false,
+           slot_lag_bytes: null}
   version_added: 0.2.0
 idle_replication_slot_timeout:
   description: C(idle_replication_slot_timeout) in seconds on PostgreSQL 18 and newer (0 means off); null before.

@@ -135,6 +135,9 @@ def test_present_reports_and_never_creates(server):
     assert present['diff']['before'] == present['diff']['after']
     # The same shape as bemi_info's replication_slots entries.
     info = run_module('bemi_info', dict(slot_args(server)))
+    assert info['failover'] == {'supported': server.major >= 17, 'standby': False, 'streaming_standbys': 0,
+                                'slot_failover': False if server.major >= 17 else None, 'slot_synced':
+                                False if server.major >= 17 else None, 'slot_lag_bytes': None}
     # (retained WAL grows between the two reads)
     assert [dict(s, retained_wal_bytes=0) for s in info['replication_slots']] == [dict(slot, retained_wal_bytes=0)]
 

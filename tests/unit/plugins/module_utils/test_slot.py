@@ -122,3 +122,38 @@ def test_seconds_setting():
     assert seconds_setting({'setting': '0', 'unit': 's'}) == 0
     assert seconds_setting({'setting': '5', 'unit': 'min'}) == 300
     assert seconds_setting(None) is None
+
+
+def topology(version=170000, standby=False, standbys=1):
+    return {'server_version': version, 'in_recovery': standby, 'standbys': standbys,
+            'idle_replication_slot_timeout': None, 'wal_rate_bytes_per_second': None}
+
+
+def codes(slots, facts):
+    return [item['code'] for item in health(slots, 'bemi', 1024, facts)[1]]
+
+
+def test_failover_before_17_is_a_note_only_with_standbys():
+    assert codes([slot()], topology(160000)) == ['slot_not_failover_safe']
+    assert codes([slot()], topology(160000, standbys=0)) == []
+    assert codes([slot()], topology(160000, standby=True)) == []
+    found = health([slot()], 'bemi', 1024, topology(150000))[1][0]
+    assert found['severity'] == 'note' and 'Patroni' in found['fix'] and 'PostgreSQL 17' in found['fix']
+
+
+def test_failover_on_a_primary_17():
+    assert codes([slot(failover=False)], topology()) == ['slot_failover_off']
+    assert codes([slot(failover=True)], topology()) == []
+    assert codes([slot(failover=False)], topology(standbys=0)) == []
+    assert codes([], topology()) == []
+    fields = health([slot(failover=True)], 'bemi', 1024, topology())[0]
+    assert fields['failover'] == {'supported': True, 'standby': False, 'streaming_standbys': 1,
+                                  'slot_failover': True, 'slot_synced': None, 'slot_lag_bytes': None}
+
+
+def test_failover_on_a_standby_17():
+    assert codes([], topology(standby=True)) == ['standby_slot_missing']
+    assert codes([slot(synced=False, failover=False)], topology(standby=True)) == ['standby_slot_not_synced']
+    synced = slot(synced=True, failover=True, lag_bytes=512)
+    assert codes([synced], topology(standby=True)) == []
+    assert health([synced], 'bemi', 1024, topology(standby=True))[0]['failover']['slot_lag_bytes'] == 512
