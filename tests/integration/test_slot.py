@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 
 import pytest
@@ -257,6 +258,17 @@ def test_create_with_failover(server, major):
     assert server.scalar("SELECT failover FROM pg_replication_slots WHERE slot_name = 'bemi'") is True
 
 
+def write_until(cluster, stop):
+    conn = cluster.connect(dbname=DB)
+    try:
+        with conn.cursor() as cur:
+            while not stop.is_set():
+                cur.execute("INSERT INTO t (payload) SELECT repeat('y', 200) FROM generate_series(1, 200)")
+                time.sleep(0.05)
+    finally:
+        conn.close()
+
+
 def generate_wal(cluster, megabytes):
     """About ``megabytes`` of WAL: inserts, segment switches and checkpoints."""
     for _ in range(megabytes // 16 + 1):
@@ -309,6 +321,22 @@ def test_budget_invalidates_the_slot_and_postgres_keeps_running(pool, major):
         assert kept['changed'] is False and kept['max_slot_wal_keep_size']['configured'] == 64, kept
         wait_for(lambda: cluster.scalar("SELECT setting FROM pg_settings WHERE name = 'max_slot_wal_keep_size'") == '64')
         create_slot(cluster)
+
+        # The outage budget: WAL written while bemi_info samples for 2 s.
+        stop = threading.Event()
+        writer = threading.Thread(target=write_until, args=(cluster, stop))
+        writer.start()
+        try:
+            sampled = run_module('bemi_info', dict(cluster.connection_args(), login_db=DB, sample_seconds=2))
+        finally:
+            stop.set()
+            writer.join()
+        assert not sampled.failed, sampled
+        rate = sampled['wal_rate_bytes_per_second']
+        assert rate > 0
+        slot = next(s for s in sampled['replication_slots'] if s['name'] == 'bemi')
+        assert 0 <= sampled['outage_budget_seconds'] <= 64 * 1024 * 1024 // rate
+        assert sampled['outage_budget_seconds'] == max(0, slot['safe_wal_size']) // rate
 
         generate_wal(cluster, 160)
 
