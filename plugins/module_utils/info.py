@@ -48,6 +48,7 @@ SERVER_QUERY = (
     "AS pending_restart"
 )
 
+
 def publication_query(server_version):
     """One row for the publication, with its explicit tables and (15+) schemas, or none."""
     if supports(server_version, 'publication_schemas'):

@@ -211,7 +211,6 @@ replication_slots:
     safe_wal_size:
       description: Bytes that can still be written before the slot risks losing WAL; null when unlimited.
       type: int
-  sample:
     active_pid:
       description: Process id of the walsender streaming from the slot, or null.
       type: int

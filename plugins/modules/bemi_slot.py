@@ -112,8 +112,9 @@ queries:
   sample: ["SELECT pg_terminate_backend(4242)", "SELECT pg_drop_replication_slot('bemi')"]
 slot:
   description:
-    - The slot before this run (after it, in check mode as predicted, when O(create) or O(failover) changed it) in the shape of M(bemi.postgresql.bemi_info)'s C(replication_slots) entries;
-      null when it does not exist in O(login_db).
+    - The slot in the shape of M(bemi.postgresql.bemi_info)'s C(replication_slots) entries; null when it does not
+      exist in O(login_db). With O(state=absent), as it was before the drop; with O(create) or O(failover), as it is
+      after the change (in check mode, as predicted, with what only the server knows null).
     - C(inactive_since) and C(invalidation_reason) are null before PostgreSQL 17, C(conflicting) before 16.
   returned: always
   type: dict

@@ -370,4 +370,3 @@ def wait_for(predicate, timeout=10):
     while not predicate():
         assert time.time() < deadline, 'timed out'
         time.sleep(0.1)
-

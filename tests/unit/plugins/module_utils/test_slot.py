@@ -33,7 +33,6 @@ def active_row(**fields):
     return row
 
 
-
 def test_version_gates_in_the_query():
     assert 'NULL AS invalidation_reason' in slots_query(160000)
     assert 'conflicting AS conflicting' in slots_query(160000)
