@@ -33,6 +33,15 @@ CODES = {
     'slot_inactive_retaining_wal': PROBLEM,
     'inactive_slot_unbounded_wal': PROBLEM,
     'slot_wal_unbounded': NOTE,
+    # Bemi's slot: WAL budget, invalidation, failover (module_utils/slot.py)
+    'slot_invalidated': PROBLEM,
+    'slot_unreserved': PROBLEM,
+    'slot_extended': NOTE,
+    'idle_slot_timeout_short': NOTE,
+    'slot_not_failover_safe': NOTE,
+    'standby_slot_missing': NOTE,
+    'standby_slot_not_synced': PROBLEM,
+    'slot_failover_off': PROBLEM,
     # publication and tables
     'publication_missing': PROBLEM,
     'publication_operations_missing': PROBLEM,

@@ -26,6 +26,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.findings import fi
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
 from ansible_collections.bemi.postgresql.plugins.module_utils.publication import OPERATIONS
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import read_settings, restart_pending
+from ansible_collections.bemi.postgresql.plugins.module_utils import slot as slot_utils
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
 SETTINGS = ('wal_level', 'max_replication_slots', 'max_wal_senders', 'max_slot_wal_keep_size')
@@ -58,19 +59,11 @@ SERVER_QUERY = (
     "(SELECT setting FROM pg_settings WHERE name = 'config_file') AS config_file, "
     "(SELECT setting FROM pg_settings WHERE name = 'hba_file') AS hba_file, "
     "current_setting('cluster_name') AS cluster_name, "
+    "(SELECT setting::bigint FROM pg_settings WHERE name = 'min_wal_size') AS min_wal_size_mb, "
     # Patroni's own sessions (heartbeat, REST API) name themselves; other roles see application_name too.
     "EXISTS (SELECT 1 FROM pg_stat_activity WHERE starts_with(application_name, 'Patroni')) AS patroni, "
     "(SELECT coalesce(array_agg(quote_ident(n.nspname) ORDER BY n.nspname), '{}') FROM pg_namespace n "
     " WHERE " + USER_SCHEMA_CONDITION + ") AS user_schemas"
-)
-
-# The current position minus restart_lsn is what the slot keeps on disk.
-SLOTS_QUERY = (
-    "SELECT slot_name::text AS name, database::text AS database, plugin::text AS plugin, "
-    "slot_type AS type, active, wal_status, safe_wal_size, "
-    "pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, "
-    "restart_lsn)::bigint AS retained_wal_bytes "
-    "FROM pg_replication_slots ORDER BY slot_name"
 )
 
 
@@ -212,12 +205,16 @@ def gather(conn, options):
         'notes': notes,
         'files': dict((key, server[key]) for key in ('data_directory', 'config_file', 'hba_file')),
         'cluster_name': server['cluster_name'],
+        'min_wal_size_mb': server['min_wal_size_mb'],
         'patroni': server['patroni'],
         'user_schemas': list(server['user_schemas'] or []),
     }
     facts['restart_pending'] = restart_pending(facts['settings'], settings, RESTART_SETTINGS)
 
-    facts['replication_slots'] = guarded(conn, notes, login, 'Replication slots', SLOTS_QUERY)
+    facts['replication_slots'] = guarded(conn, notes, login, 'Replication slots',
+                                         slot_utils.slots_query(server['server_version_num']))
+    facts['slot_health'] = slot_utils.read_health(lambda statement, args: query(conn, statement, args),
+                                                  server['server_version_num'], options.get('sample_seconds', 0))
 
     rows = guarded(conn, notes, login, 'Publication %s' % options['publication'],
                    publication_query(server['server_version_num']), (options['publication'],))
@@ -361,9 +358,7 @@ def check_slots(facts, options, report):
     if slots is None:
         report['replication_slots'] = None
         return []
-    report['replication_slots'] = [dict((key, slot[key]) for key in (
-        'name', 'type', 'database', 'plugin', 'active', 'retained_wal_bytes', 'wal_status', 'safe_wal_size'))
-        for slot in sorted(slots, key=lambda s: s['name'])]
+    report['replication_slots'] = [slot_utils.report(slot) for slot in sorted(slots, key=lambda s: s['name'])]
     found = []
     for slot in report['replication_slots']:
         found.extend(bemi_slot_findings(slot, options['slot'], facts['database']))
@@ -403,7 +398,8 @@ def slot_wal_findings(slot, options, keep_size):
     retained = slot['retained_wal_bytes']
     threshold = options['max_retained_wal']
     ours = slot['name'] == options['slot']
-    if slot['wal_status'] == 'lost':
+    # Bemi's own slot is judged by check_slot_health (its fix: Bemi must re-sync).
+    if slot['wal_status'] == 'lost' and not ours:
         found.append(finding('slot_wal_lost', slot['name'], 'Replication slot %s has lost WAL it needed (wal_status '
                              'lost), so its reader cannot resume.' % name,
                              'drop it (%s) and let Bemi create it again (Bemi re-syncs).' % drop_slot_sql(slot['name'])))
@@ -695,6 +691,7 @@ def check_server(facts, options, report):
         'in_recovery': facts['in_recovery'],
         'version_num': facts['server_version_num'],
         'cluster_name': facts['cluster_name'],
+        'min_wal_size_mb': facts.get('min_wal_size_mb'),
         'role_exists': None if role is None else bool(role),
         'user_schemas': facts['user_schemas'],
     }
@@ -705,6 +702,16 @@ def check_server(facts, options, report):
     return [finding('server_files_unreadable', ', '.join(hidden), '%s: unknown, because %s may not read them.'
                     % (', '.join(hidden), facts['login_user']),
                     'run bemi_info as a superuser or a member of pg_read_all_settings.')]
+
+
+def check_slot_health(facts, options, report):
+    """Bemi's slot against the WAL budget, the outage budget, and (17+) its failover safety."""
+    if facts.get('slot_health') is None:
+        return []
+    fields, found = slot_utils.health(report['replication_slots'], options['slot'], report['max_slot_wal_keep_size'],
+                                      facts['slot_health'], cluster_manager=facts.get('patroni') and 'patroni')
+    report.update(fields)
+    return found
 
 
 def check_cluster_manager(facts, options, report):
@@ -730,7 +737,7 @@ def check_cluster_manager(facts, options, report):
 
 CHECKS = (check_wal_level, check_restart, check_file_settings, check_slots, check_capacity, check_publication,
           check_schemas, check_tables, check_event_trigger, check_trigger_owner, check_role, check_server,
-          check_cluster_manager)
+          check_slot_health, check_cluster_manager)
 
 
 def assess(facts, options):

@@ -11,7 +11,9 @@ MINIMUM_VERSIONS = {
     'parameter_privileges': (150000, 'GRANT SET / ALTER SYSTEM ON PARAMETER'),
     'pgoutput_messages': (140000, "pgoutput's messages option"),
     'failover_slots': (170000, 'failover replication slots'),
+    'slot_conflicting': (160000, 'pg_replication_slots.conflicting'),
     'slot_inactive_since': (170000, 'pg_replication_slots.inactive_since'),
+    'slot_invalidation_reason': (170000, 'pg_replication_slots.invalidation_reason'),
     'idle_replication_slot_timeout': (180000, 'idle_replication_slot_timeout'),
 }
 

@@ -5,10 +5,55 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
 REPORTED = ('wal_level', 'max_replication_slots', 'max_wal_senders')
 WANTED_WAL_LEVEL = 'logical'
+# Reload-only: never part of restart_required.
+KEEP_SIZE = 'max_slot_wal_keep_size'
+# PostgreSQL's memory units; a number without unit is in MB for max_slot_wal_keep_size.
+KB_PER_UNIT = {'kb': 1, 'mb': 1024, 'gb': 1024 ** 2, 'tb': 1024 ** 3}
+
+
+class OptionError(ValueError):
+    pass
+
+
+def parse_keep_size(text):
+    """MB in a max_slot_wal_keep_size value: ``50GB``, ``512MB``, ``1024`` (MB), ``unlimited`` or ``-1``."""
+    value = str(text).strip()
+    if value.lower() in ('unlimited', '-1'):
+        return -1
+    match = re.match(r'^(\d+)\s*([a-zA-Z]*)$', value)
+    unit = (match.group(2).lower() or 'mb') if match else None
+    if unit not in KB_PER_UNIT or (int(match.group(1)) * KB_PER_UNIT[unit]) % 1024:
+        raise OptionError('max_slot_wal_keep_size must be a whole number of MB with a unit (kB, MB, GB, TB), '
+                          'such as 50GB or 512MB, or unlimited; got %r' % (text,))
+    return int(match.group(1)) * KB_PER_UNIT[unit] // 1024
+
+
+def keep_size_mb(value):
+    """A configured or running value in MB (None stays None); pg_file_settings keeps the text as written."""
+    return None if value is None else parse_keep_size(value)
+
+
+def plan_keep_size(wanted, lower, setting):
+    """(KEEP_SIZE, MB) to set, or None.
+
+    With ``lower`` false (the role's auto budget), a larger configured value is
+    kept, and so is -1 (unlimited) written in a configuration file by an
+    administrator; the built-in default -1 is replaced.
+    """
+    configured = keep_size_mb(setting.configured)
+    if configured == wanted:
+        return None
+    if not lower and configured is not None:
+        explicit_unlimited = configured == -1 and setting.configured_source() not in (None, 'default')
+        if configured > wanted or explicit_unlimited:
+            return None
+    return (KEEP_SIZE, wanted)
 
 
 def plan_settings(state, minimums, settings):

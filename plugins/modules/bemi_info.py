@@ -101,6 +101,14 @@ options:
         temporary slot is gone may take up to 3 s more. The connection attempt itself waits at least 2 s (libpq).
     type: int
     default: 10
+  sample_seconds:
+    description:
+      - Measure the WAL generation rate over this many seconds (two reads of the current WAL position), and return
+        RV(wal_rate_bytes_per_second) and RV(outage_budget_seconds). V(0) does not measure.
+      - The module waits that long; a few seconds of normal traffic give a usable rate.
+    type: int
+    default: 0
+    version_added: 0.2.0
 notes:
   - A member of C(pg_monitor) sees everything it needs except the configuration files, for which it reports
     the running values (the configured ones are null while a restart is pending).
@@ -116,10 +124,18 @@ notes:
     without REPLICATION (or C(rds_replication)), or unable to SELECT a published table;
     O(slot) in another database or not a C(pgoutput) slot; a slot whose WAL was lost;
     an inactive logical slot (or O(slot)) retaining more than O(max_retained_wal); another tool's inactive
-    logical slot while C(max_slot_wal_keep_size) is V(-1).
+    logical slot while C(max_slot_wal_keep_size) is V(-1); O(slot) invalidated (C(wal_status) V(lost), an
+    C(invalidation_reason), or C(conflicting)), whose fix is that Bemi must re-sync; O(slot) with C(wal_status)
+    V(unreserved).
   - Never problems, only notes, are unlogged tables (PostgreSQL never publishes them), a restart pending for a setting
     Bemi does not depend on, O(slot) or a physical slot inactive while C(max_slot_wal_keep_size) is V(-1),
-    and a role with C(NOINHERIT) or C(BYPASSRLS).
+    a role with C(NOINHERIT) or C(BYPASSRLS), O(slot) with C(wal_status) V(extended) and, on PostgreSQL 18, an
+    C(idle_replication_slot_timeout) shorter than the time the WAL budget allows.
+  - "Failover: on a PostgreSQL 17+ primary with streaming standbys, O(slot) with failover off is a problem
+    (standbys keep no copy, so Bemi must re-sync after a promotion); on a 17+ standby, a copy of O(slot) that is not
+    synchronized from the primary is a problem and a missing one a note; on 13 to 16 with standbys, a note that the slot
+    is not failover-safe, with the options (PostgreSQL 17 failover slots, or a cluster manager that keeps logical slots,
+    such as Patroni's permanent slots)."
 seealso:
   - name: Logical replication restrictions
     description: Why published tables need a replica identity for UPDATE and DELETE.
@@ -305,9 +321,68 @@ replication_slots:
     safe_wal_size:
       description: Bytes that can still be written before the slot risks losing WAL; null when unlimited.
       type: int
+    active_pid:
+      description: Process id of the walsender streaming from the slot, or null.
+      type: int
+      version_added: 0.2.0
+    inactive_since:
+      description: Since when no reader streams from it (UTC, ISO 8601); null before PostgreSQL 17.
+      type: str
+      version_added: 0.2.0
+    invalidation_reason:
+      description: Why PostgreSQL invalidated the slot, such as V(wal_removed); null when valid or before PostgreSQL 17.
+      type: str
+      version_added: 0.2.0
+    conflicting:
+      description: Whether a logical slot was invalidated by a recovery conflict; null before PostgreSQL 16.
+      type: bool
+      version_added: 0.2.0
+    failover:
+      description: Whether standbys synchronize the slot; null before PostgreSQL 17.
+      type: bool
+      version_added: 0.2.0
+    synced:
+      description: On a standby, whether the slot is a synchronized copy of the primary's; null before PostgreSQL 17.
+      type: bool
+      version_added: 0.2.0
   sample:
-    - {name: bemi, type: logical, database: shop, plugin: pgoutput, active: true, retained_wal_bytes: 5120,
-       wal_status: reserved, safe_wal_size: null}
+    - {name: bemi, type: logical, database: shop, plugin: pgoutput, active: true, active_pid: 4242,
+       retained_wal_bytes: 5120, wal_status: reserved, safe_wal_size: null, inactive_since: null,
+       invalidation_reason: null, conflicting: false, failover: false, synced: false}
+wal_rate_bytes_per_second:
+  description: WAL written per second during O(sample_seconds); null when O(sample_seconds=0).
+  returned: always
+  type: int
+  sample: 1048576
+  version_added: 0.2.0
+outage_budget_seconds:
+  description:
+    - How long Bemi may stay disconnected, at the sampled WAL rate, before its slot would be invalidated.
+      It is the slot's C(safe_wal_size) (before Bemi has a slot, the whole C(max_slot_wal_keep_size)) divided
+      by RV(wal_rate_bytes_per_second), and at most C(idle_replication_slot_timeout) where that is on.
+    - Null when not sampled, or when nothing would invalidate the slot (no budget, C(-1), and no WAL written).
+  returned: always
+  type: int
+  sample: 86400
+  version_added: 0.2.0
+failover:
+  description:
+    - Whether O(slot) survives a promotion, as far as this server can tell.
+    - C(supported) is true on PostgreSQL 17 and newer (failover slots); C(standby) whether this server is one;
+      C(streaming_standbys) how many standbys stream from it.
+    - C(slot_failover) is the slot's failover flag, C(slot_synced) on a standby whether it is a synchronized copy,
+      and C(slot_lag_bytes) on a standby how far its confirmed position is behind the replayed WAL (null when unknown).
+  returned: always
+  type: dict
+  sample: {supported: true, standby: false, streaming_standbys: 1, slot_failover: true, slot_synced: false,
+           slot_lag_bytes: null}
+  version_added: 0.2.0
+idle_replication_slot_timeout:
+  description: C(idle_replication_slot_timeout) in seconds on PostgreSQL 18 and newer (0 means off); null before.
+  returned: always
+  type: int
+  sample: 0
+  version_added: 0.2.0
 publication:
   description: The publication, in the shape bemi_publication returns; null when it does not exist or cannot be read.
   returned: always
@@ -380,6 +455,9 @@ server:
     cluster_name:
       description: The C(cluster_name) setting (Debian sets it to C(<major>/<name>)); empty when not set.
       type: str
+    min_wal_size_mb:
+      description: C(min_wal_size) in MB (the floor of the tracking role's automatic WAL budget).
+      type: int
     role_exists:
       description: Whether the role O(role) exists; null when the roles cannot be read.
       type: bool
@@ -458,6 +536,7 @@ def main():
         probe_port=dict(type='int'),
         probe_ssl_mode=dict(type='str', choices=['allow', 'disable', 'prefer', 'require', 'verify-ca', 'verify-full']),
         probe_timeout=dict(type='int', default=10),
+        sample_seconds=dict(type='int', default=0),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
@@ -467,9 +546,12 @@ def main():
             slot=module.params['slot'],
             schemas=sorted(set(parse_name(name) for name in module.params['schemas'])),
             max_retained_wal=parse_size(module.params['max_retained_wal']),
+            sample_seconds=module.params['sample_seconds'],
         )
     except (IdentifierError, OptionError) as exc:
         module.fail_json(msg=str(exc), changed=False, queries=[])
+    if not 0 <= options['sample_seconds'] <= 3600:
+        module.fail_json(msg='sample_seconds must be between 0 (off) and 3600.', changed=False, queries=[])
     if not options['schemas']:
         module.fail_json(msg='schemas must name at least one schema (or * for all).', changed=False, queries=[])
     if module.params['probe_timeout'] < 1:

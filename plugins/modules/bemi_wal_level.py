@@ -47,6 +47,35 @@ options:
       - Raise C(max_wal_senders) to this value when it is configured lower. Never lowers it.
       - Only with O(state=present).
     type: int
+  max_slot_wal_keep_size:
+    description:
+      - The most WAL a replication slot may keep, so that a slot nobody reads (Bemi stopped, removed, or idle)
+        can never fill the disk. Past it, PostgreSQL invalidates the slot and keeps running.
+      - A size with a unit (V(kB), V(MB), V(GB), V(TB), units of 1024), for example V(50GB), or a number of MB;
+        V(unlimited) (or V(-1)) removes the limit.
+      - Set with C(ALTER SYSTEM) and applied by a reload; no restart is needed.
+      - Only with O(state=present).
+    type: str
+    version_added: 0.2.0
+  lower_max_slot_wal_keep_size:
+    description:
+      - When false, a configured O(max_slot_wal_keep_size) that is already larger is kept, and so is V(-1) written in
+        a configuration file by an administrator; only the built-in default V(-1) and smaller values are replaced.
+        The C(bemi.postgresql.tracking) role's V(auto) budget works this way.
+      - When true, the configured value is made exactly O(max_slot_wal_keep_size).
+    type: bool
+    default: true
+    version_added: 0.2.0
+  slots_dropped_before:
+    description:
+      - In check mode only, the logical slots that an earlier task of the same run drops (and so, in check mode,
+        still exist), such as Bemi's slot dropped by M(bemi.postgresql.bemi_slot) in a teardown. They do not block
+        O(state=absent) in the prediction.
+      - A real run always reads the slots as they are.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
 notes:
   - Needs a superuser, or on PostgreSQL 15 and newer a role granted
     C(ALTER SYSTEM ON PARAMETER wal_level) (and on the other parameters it changes).
@@ -129,6 +158,22 @@ max_wal_senders:
   returned: always
   type: dict
   sample: {running: 10, configured: 10}
+max_slot_wal_keep_size:
+  description:
+    - C(max_slot_wal_keep_size) in MB, running and configured; V(-1) means unlimited.
+    - The running value follows the configured one once the server has processed the reload.
+  returned: always
+  type: dict
+  sample: {running: -1, configured: 51200}
+  version_added: 0.2.0
+idle_replication_slot_timeout:
+  description:
+    - C(idle_replication_slot_timeout) in seconds (0 means off) on PostgreSQL 18 and newer; null before.
+    - When on, it invalidates a slot without a reader for that long, whatever the WAL budget.
+  returned: always
+  type: int
+  sample: 0
+  version_added: 0.2.0
 """
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
@@ -145,11 +190,18 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings im
     read_settings,
     restart_pending,
 )
+from ansible_collections.bemi.postgresql.plugins.module_utils.slot import seconds_setting
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
+    KEEP_SIZE,
     LOGICAL_SLOTS_QUERY,
     REPORTED,
+    OptionError,
     alter_privilege_problem,
+    keep_size_mb,
     needs_reload,
+    parse_keep_size,
+    plan_keep_size,
     plan_settings,
     predicted_configured,
     privileges_query,
@@ -163,6 +215,9 @@ def main():
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         min_replication_slots=dict(type='int'),
         min_wal_senders=dict(type='int'),
+        max_slot_wal_keep_size=dict(type='str'),
+        lower_max_slot_wal_keep_size=dict(type='bool', default=True),
+        slots_dropped_before=dict(type='list', elements='str', default=[]),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     minimums = {
@@ -174,14 +229,27 @@ def main():
         module.fail_json(msg='min_replication_slots and min_wal_senders only go with state=present.')
     if any(value < 1 for value in minimums.values()):
         module.fail_json(msg='min_replication_slots and min_wal_senders must be at least 1.')
+    keep_size = None
+    if module.params['max_slot_wal_keep_size'] is not None:
+        if module.params['state'] == 'absent':
+            module.fail_json(msg='max_slot_wal_keep_size only goes with state=present.')
+        try:
+            keep_size = parse_keep_size(module.params['max_slot_wal_keep_size'])
+        except OptionError as exc:
+            module.fail_json(msg=str(exc))
 
-    run_with_connection(module, lambda conn: run(module, conn, minimums), 'Could not change the settings')
+    run_with_connection(module, lambda conn: run(module, conn, minimums, keep_size), 'Could not change the settings')
 
 
-def run(module, conn, minimums):
+def run(module, conn, minimums, keep_size):
     managed = ['wal_level'] + sorted(minimums)
-    settings = read_settings(conn, REPORTED)
+    restart_names = list(managed)
+    settings = read_settings(conn, REPORTED + (KEEP_SIZE,))
     changes = plan_settings(module.params['state'], minimums, settings)
+    if keep_size is not None:
+        managed.append(KEEP_SIZE)
+        change = plan_keep_size(keep_size, module.params['lower_max_slot_wal_keep_size'], settings[KEEP_SIZE])
+        changes += [change] if change else []
 
     if not settings['wal_level'].file_readable:
         module.warn('%s cannot read pg_file_settings, so the configured values are taken from the running ones '
@@ -190,6 +258,8 @@ def run(module, conn, minimums):
                     % module.params['login_user'])
     if module.params['state'] == 'absent' and changes:
         slots = [row['name'] for row in query(conn, LOGICAL_SLOTS_QUERY)]
+        if module.check_mode:
+            slots = [name for name in slots if name not in module.params['slots_dropped_before']]
         refusal = slots_block_reset(predicted_configured(changes, settings)['wal_level'], slots)
         if refusal:
             module.fail_json(msg=refusal, queries=[])
@@ -212,22 +282,41 @@ def run(module, conn, minimums):
                         % module.params['login_user'])
     applied = plan.apply(conn, module.check_mode)
 
-    before = dict((name, settings[name].configured) for name in managed)
+    before = configured_values(settings)
     if module.check_mode or not settings['wal_level'].file_readable:
         # Without pg_file_settings, what was just written cannot be read back (and no reload flags it).
-        after = predicted_configured(changes, settings)
+        after = configured_values(settings, predicted_configured(changes, settings))
     else:
-        settings = read_settings(conn, REPORTED)
-        after = dict((name, settings[name].configured) for name in REPORTED)
-    report = dict((name, {'running': settings[name].running, 'configured': after.get(name, settings[name].configured)})
-                  for name in REPORTED)
-    pending = restart_pending(report, settings, managed)
+        settings = read_settings(conn, REPORTED + (KEEP_SIZE,))
+        after = configured_values(settings)
+    report = dict((name, {'running': settings[name].running, 'configured': after[name]})
+                  for name in REPORTED + (KEEP_SIZE,))
+    report[KEEP_SIZE]['running'] = keep_size_mb(report[KEEP_SIZE]['running'])
+    pending = restart_pending(report, settings, restart_names)
 
-    result = dict(changed=applied.changed, queries=applied.queries, restart_required=pending, **report)
-    result_diff = diff(module, before, dict((name, after.get(name)) for name in managed))
+    result = dict(changed=applied.changed, queries=applied.queries, restart_required=pending,
+                  idle_replication_slot_timeout=idle_slot_timeout(conn), **report)
+    result_diff = diff(module, dict((name, before[name]) for name in managed),
+                       dict((name, after[name]) for name in managed))
     if result_diff is not None:
         result['diff'] = result_diff
     module.exit_json(**result)
+
+
+def configured_values(settings, configured=None):
+    """Configured values by name (``configured`` overrides, for check mode); the WAL budget in MB."""
+    values = dict((name, settings[name].configured) for name in settings)
+    values.update(configured or {})
+    values[KEEP_SIZE] = keep_size_mb(values[KEEP_SIZE])
+    return values
+
+
+def idle_slot_timeout(conn):
+    """PostgreSQL 18's idle_replication_slot_timeout in seconds, or None before 18."""
+    if not supports(conn.info.server_version, 'idle_replication_slot_timeout'):
+        return None
+    return seconds_setting(query_one(conn, "SELECT setting, unit FROM pg_settings "
+                                           "WHERE name = 'idle_replication_slot_timeout'"))
 
 
 def refuse_unless_allowed(module, conn, changes, settings):
@@ -254,6 +343,8 @@ def warn_about_other_sources(module, changes, settings):
         if value is None:
             continue
         file_value, sourcefile, sourceline = settings[name].configured_without_auto_conf()
+        if name == KEEP_SIZE:
+            file_value = keep_size_mb(file_value)
         if sourcefile and file_value != value:
             module.warn('%s is set to %s in %s line %s. ALTER SYSTEM overrides it from postgresql.auto.conf; '
                         'this module does not edit that file, so consider making the two agree.'

@@ -60,6 +60,7 @@ def healthy():
                   'hba_file': '/srv/pg/data/pg_hba.conf'},
         'cluster_name': '',
         'user_schemas': ['"Sales"', 'public'],
+        'slot_health': {'idle_replication_slot_timeout': None, 'wal_rate_bytes_per_second': None},
         'replication_slots': [
             {'name': 'bemi', 'type': 'logical', 'database': 'shop', 'plugin': 'pgoutput', 'active': True,
              'retained_wal_bytes': 4096, 'wal_status': 'reserved', 'safe_wal_size': 10 ** 9},
@@ -107,7 +108,8 @@ def test_healthy_is_ready():
                                        'tracked_schemas': ['public'], 'owner': 'postgres'}
     assert report['role']['cannot_select'] == []
     assert report['findings'] == []
-    assert report['server'] == {'in_recovery': False, 'version_num': 170006, 'cluster_name': '', 'role_exists': True,
+    assert report['server'] == {'in_recovery': False, 'version_num': 170006, 'cluster_name': '', 'min_wal_size_mb': None,
+                                'role_exists': True,
                                 'user_schemas': ['"Sales"', 'public'], 'data_directory': '/srv/pg/data',
                                 'config_file': '/srv/pg/data/postgresql.conf', 'hba_file': '/srv/pg/data/pg_hba.conf'}
     assert report['tables_without_full_identity'] == []
@@ -223,7 +225,7 @@ def test_full_slots_do_not_matter_once_bemi_has_its_slot():
 def inactive(name, retained, slot_type='logical', database='shop'):
     return {'name': name, 'type': slot_type, 'database': database if slot_type == 'logical' else None,
             'plugin': 'pgoutput' if slot_type == 'logical' else None, 'active': False,
-            'retained_wal_bytes': retained, 'wal_status': 'extended', 'safe_wal_size': None}
+            'retained_wal_bytes': retained, 'wal_status': 'reserved', 'safe_wal_size': None}
 
 
 def test_inactive_bemi_slot_retaining_too_much():
@@ -284,7 +286,23 @@ def test_bemi_slot_in_other_database_and_lost():
     report = run(facts)
     assert len(report['problems']) == 2
     assert 'belongs to database crm, not shop' in report['problems'][0]
-    assert 'wal_status lost' in report['problems'][1]
+    assert report['problems'][1].startswith('Replication slot bemi is invalidated (wal_status lost)')
+    assert 'Fix: Bemi must re-sync' in report['problems'][1]
+
+
+def test_other_lost_slot_keeps_its_drop_fix():
+    facts = healthy()
+    facts['replication_slots'].append(dict(inactive('old', 0), wal_status='lost', retained_wal_bytes=None))
+    only_problem(run(facts), 'Replication slot old has lost WAL', "pg_drop_replication_slot('old')")
+
+
+def test_slot_health_fields_are_reported():
+    facts = healthy()
+    facts['slot_health'] = {'idle_replication_slot_timeout': None, 'wal_rate_bytes_per_second': 10 ** 6}
+    report = run(facts)
+    assert report['wal_rate_bytes_per_second'] == 10 ** 6
+    assert report['outage_budget_seconds'] == 1000
+    assert report['replication_slots'][0]['invalidation_reason'] is None
 
 
 def test_missing_publication():

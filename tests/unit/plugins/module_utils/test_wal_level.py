@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import Setting
 from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
+    OptionError,
+    parse_keep_size,
+    plan_keep_size,
     alter_privilege_problem,
     needs_reload,
     plan_settings,
@@ -90,3 +95,37 @@ def test_reload_only_for_reload_level_settings():
     # Unknown context: reload, as before.
     settings['wal_level'].context = None
     assert needs_reload([('wal_level', None)], settings) is True
+
+
+def keep(configured, auto=True, source_rows=None):
+    rows = source_rows if source_rows is not None else (
+        [{'setting': configured, 'sourcefile': AUTO, 'sourceline': 4}] if auto else [])
+    return Setting('max_slot_wal_keep_size', configured, configured, '-1', 'default', False, rows, True)
+
+
+@pytest.mark.parametrize('text, mb', [('50GB', 51200), ('512MB', 512), ('512mb', 512), ('1024', 1024),
+                                      ('1TB', 1024 ** 2), ('2048kB', 2), ('unlimited', -1), ('-1', -1), ('0', 0)])
+def test_parse_keep_size(text, mb):
+    assert parse_keep_size(text) == mb
+
+
+@pytest.mark.parametrize('text', ['', 'lots', '1.5GB', '100kB', '-5', '10 PB'])
+def test_parse_keep_size_refuses(text):
+    with pytest.raises(OptionError) as error:
+        parse_keep_size(text)
+    assert 'such as 50GB' in str(error.value)
+
+
+def test_plan_keep_size_exact():
+    assert plan_keep_size(64, True, keep('-1', auto=False)) == ('max_slot_wal_keep_size', 64)
+    assert plan_keep_size(64, True, keep('64MB')) is None
+    assert plan_keep_size(64, True, keep('1GB')) == ('max_slot_wal_keep_size', 64)
+    assert plan_keep_size(-1, True, keep('64')) == ('max_slot_wal_keep_size', -1)
+
+
+def test_plan_keep_size_auto_never_lowers():
+    # The built-in default (no file sets it) is replaced; a larger or an explicit unlimited value is kept.
+    assert plan_keep_size(10240, False, keep('-1', auto=False)) == ('max_slot_wal_keep_size', 10240)
+    assert plan_keep_size(10240, False, keep('20GB')) is None
+    assert plan_keep_size(10240, False, keep('-1')) is None
+    assert plan_keep_size(10240, False, keep('5GB')) == ('max_slot_wal_keep_size', 10240)
