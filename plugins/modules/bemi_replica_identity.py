@@ -371,7 +371,7 @@ def run(module, conn, options):
     if not module.check_mode and (trigger_steps or applied.skipped):
         # Tables created before the trigger was in place, or renamed during this run, are read again.
         finish_moved_tables(conn, options, progress)
-    report(module, state, options, progress)
+    report(module, state, options, progress, resets)
 
 
 def plan_trigger(module, conn, state, options):
@@ -394,7 +394,7 @@ def plan_trigger(module, conn, state, options):
     return steps
 
 
-def report(module, state, options, progress):
+def report(module, state, options, progress, resets):
     """exit_json with the tables changed, skipped and failed; fail_json when some stayed locked."""
     if options['track'] is None:
         current = event_trigger.describe(state)
