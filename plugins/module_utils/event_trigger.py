@@ -86,43 +86,51 @@ _FUNCTION_BODY = """
 -- with their partitions. The ALTER TABLE tag does not say which of these an ALTER TABLE was: a table
 -- was moved in when this command wrote its pg_class row and its schema dependency (the same xmin),
 -- attached when it wrote its pg_class row and its pg_inherits row. ADD COLUMN, REPLICA IDENTITY
--- DEFAULT and the like write neither, and change nothing.
+-- DEFAULT and the like write neither, and change nothing. Every lookup is by OID, through an index,
+-- whatever the number of tables.
 DECLARE
+  cmd record;
   obj record;
+  entered pg_catalog.oid[] := ARRAY[]::pg_catalog.oid[];
+  moved pg_catalog.oid[];
 BEGIN
   IF pg_catalog.current_setting({guard}, true) = 'on' THEN
     RETURN;  -- our own ALTER TABLE below
   END IF;
-  PERFORM pg_catalog.set_config({guard}, 'on', true);
-  FOR obj IN
-    WITH cmd AS (
-      SELECT d.objid, d.command_tag FROM pg_catalog.pg_event_trigger_ddl_commands() AS d
-      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.object_type = 'table'
-        AND NOT d.in_extension
-    ), moved AS (
-      SELECT c.oid, c.relkind FROM cmd
-      JOIN pg_catalog.pg_class AS c ON c.oid = cmd.objid
+  FOR cmd IN
+    SELECT d.objid, d.command_tag FROM pg_catalog.pg_event_trigger_ddl_commands() AS d
+    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.object_type = 'table' AND NOT d.in_extension
+  LOOP
+    IF cmd.command_tag <> 'ALTER TABLE' THEN
+      entered := entered || cmd.objid;
+      CONTINUE;
+    END IF;
+    moved := ARRAY(
+      SELECT c.oid FROM pg_catalog.pg_class AS c
       JOIN pg_catalog.pg_depend AS dep ON dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
         AND dep.objid = c.oid AND dep.objsubid = 0
         AND dep.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
-      WHERE cmd.command_tag = 'ALTER TABLE' AND dep.xmin OPERATOR(pg_catalog.=) c.xmin
-      UNION
-      SELECT c.oid, c.relkind FROM cmd
-      JOIN pg_catalog.pg_inherits AS i ON i.inhparent = cmd.objid
+      WHERE c.oid = cmd.objid AND dep.xmin OPERATOR(pg_catalog.=) c.xmin
+      UNION ALL
+      SELECT c.oid FROM pg_catalog.pg_inherits AS i
       JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
-      WHERE cmd.command_tag = 'ALTER TABLE' AND i.xmin OPERATOR(pg_catalog.=) c.xmin
-    ), entered AS (
-      SELECT cmd.objid AS oid FROM cmd WHERE cmd.command_tag <> 'ALTER TABLE'
-      UNION
-      SELECT moved.oid FROM moved
-      UNION
-      SELECT tree.relid FROM moved, pg_catalog.pg_partition_tree(moved.oid) AS tree WHERE moved.relkind = 'p'
-    )
-    SELECT n.nspname, c.relname
-    FROM entered
-    JOIN pg_catalog.pg_class AS c ON c.oid = entered.oid
+      WHERE i.inhparent = cmd.objid AND i.xmin OPERATOR(pg_catalog.=) c.xmin);
+    IF pg_catalog.cardinality(moved) > 0 THEN
+      -- With their partitions, at every level.
+      entered := entered || moved || ARRAY(
+        SELECT tree.relid FROM pg_catalog.unnest(moved) AS m(oid), pg_catalog.pg_partition_tree(m.oid) AS tree);
+    END IF;
+  END LOOP;
+  IF pg_catalog.cardinality(entered) = 0 THEN
+    RETURN;
+  END IF;
+  PERFORM pg_catalog.set_config({guard}, 'on', true);
+  FOR obj IN
+    SELECT DISTINCT n.nspname, c.relname
+    FROM pg_catalog.pg_class AS c
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p')
+    WHERE c.oid = ANY (entered)
+      AND c.relkind IN ('r', 'p')
       AND c.relpersistence <> 't'
       AND c.relreplident <> 'f'
       AND {tracked}

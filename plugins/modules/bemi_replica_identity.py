@@ -37,9 +37,9 @@ description:
     C(ALTER TABLE ... ATTACH PARTITION) (the partition and its own partitions). It fires on every C(ALTER TABLE),
     as PostgreSQL cannot filter on the subcommand; any other C(ALTER TABLE) (C(ADD COLUMN),
     C(REPLICA IDENTITY DEFAULT), ...) costs it two index lookups and changes nothing, so a table set back to
-    C(DEFAULT) stays so. One exception, by construction: a table created and then altered in the same
-    transaction counts as new. Not covered: C(ALTER SCHEMA ... RENAME) to a tracked name; a run of this module
-    covers it.
+    C(DEFAULT) stays so. One exception, by construction, is a table created and then altered in the same
+    transaction, which counts as new. C(ALTER SCHEMA ... RENAME) to a tracked name is not covered; a run of this
+    module covers it.
   - The procedure C(public._bemi_set_replica_identity), called by hand (C(CALL) with no arguments), brings every
     tracked table to FULL. Called on its own, it commits after each table, so that no table stays locked longer
     than its own C(ALTER TABLE); inside a transaction block it cannot commit (it says so) and every table stays

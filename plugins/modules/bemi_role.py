@@ -23,7 +23,7 @@ description:
     a common hardening step, does not lock Bemi out; O(state=absent) revokes it. When the login user may not
     grant it (it is not the database's owner or a superuser), nothing is planned, and a warning names the fix
     if the role could not connect at all.
-  - A role whose C(VALID UNTIL) has passed cannot log in: it is made valid again with C(VALID UNTIL 'infinity'),
+  - A role whose C(VALID UNTIL) has passed cannot log in, so it is made valid again with C(VALID UNTIL 'infinity'),
     shown in the diff as C(valid_until). A date still in the future is left as it is.
   - The transaction that sends a password (create, or a change) sets, with C(set_config(..., true)) so that nothing
     outlives it, C(log_statement=none), C(log_min_duration_statement=-1), C(log_min_duration_sample=-1),
@@ -133,7 +133,7 @@ notes:
   - Needs a superuser, or a role with C(CREATEROLE) (on PostgreSQL 15 and older, giving C(REPLICATION)
     needs a superuser; on 16 and newer a role that has C(REPLICATION) itself). Default privileges for
     another role need membership in it.
-  - What is recorded where: the plaintext password never leaves the managed host. The verifier is stored in
+  - What is recorded where. The plaintext password never leaves the managed host. The verifier is stored in
     C(pg_authid) (readable by superusers only), as PostgreSQL needs it; it is kept out of the server log,
     C(pg_stat_statements), pgaudit, auto_explain and C(pg_stat_activity) as described above (with the privileges
     to set those settings). It still reaches the server over the connection (use O(ssl_mode) for remote servers)
