@@ -185,7 +185,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.slot import (
     slots_query,
     when_idle,
 )
-from ansible_collections.bemi.postgresql.plugins.module_utils.versions import VersionError, require
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import VersionError, require, supports
 
 
 def main():
@@ -231,7 +231,7 @@ def run(module, conn):
         else:
             queries = present(module, conn, row, statement)
             if queries:
-                after = predicted(module, row, database) if module.check_mode else report(query_one(conn, statement, (name,)))
+                after = predicted(module, row, database, conn.info.server_version) if module.check_mode else report(query_one(conn, statement, (name,)))
     except SlotError as exc:
         module.fail_json(msg=str(exc), queries=exc.executed, slot=before)
     result = dict(changed=bool(queries), queries=queries, slot=after if module.params['state'] == 'present' else before)
@@ -267,11 +267,12 @@ def present(module, conn, row, statement):
                      'change the failover flag of')
 
 
-def predicted(module, row, database):
+def predicted(module, row, database, server_version):
     """The slot as check mode predicts it (what only the server knows, such as retained WAL, is null)."""
     if row is None:
         return report({'name': module.params['name'], 'type': 'logical', 'database': database, 'plugin': 'pgoutput',
-                       'active': False, 'wal_status': 'reserved', 'failover': bool(module.params['failover'])})
+                       'active': False, 'wal_status': 'reserved',
+                       'failover': bool(module.params['failover']) if supports(server_version, 'failover_slots') else None})
     return report(dict(row, failover=module.params['failover'], active=False, active_pid=None))
 
 

@@ -271,7 +271,7 @@ def write_until(cluster, stop):
 
 def generate_wal(cluster, megabytes):
     """About ``megabytes`` of WAL: inserts, segment switches and checkpoints."""
-    for _ in range(megabytes // 16 + 1):
+    for dummy in range(megabytes // 16 + 1):
         cluster.query("INSERT INTO t (payload) SELECT repeat('x', 1000) FROM generate_series(1, 12000)", dbname=DB)
         cluster.query('SELECT pg_switch_wal()')
     cluster.query('CHECKPOINT')
