@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import nox
 
