@@ -118,7 +118,7 @@ BEGIN
     IF pg_catalog.cardinality(moved) > 0 THEN
       -- With their partitions, at every level.
       entered := entered || moved || ARRAY(
-        SELECT tree.relid FROM pg_catalog.unnest(moved) AS m(oid), pg_catalog.pg_partition_tree(m.oid) AS tree);
+        SELECT tree.relid::pg_catalog.oid FROM pg_catalog.unnest(moved) AS m(oid), pg_catalog.pg_partition_tree(m.oid) AS tree);
     END IF;
   END LOOP;
   IF pg_catalog.cardinality(entered) = 0 THEN

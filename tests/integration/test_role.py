@@ -94,6 +94,9 @@ def drop(cluster, dbnames, roles):
     for dbname in dbnames:
         cluster.query('DROP DATABASE IF EXISTS "%s"' % dbname)
     for role in roles:
+        # DROP OWNED first: it also revokes CONNECT on databases (granted by bemi_role), which DROP ROLE refuses.
+        if cluster.scalar('SELECT count(*) FROM pg_roles WHERE rolname = %s', (role,)):
+            cluster.query('DROP OWNED BY "%s"' % role.replace('"', '""'))
         cluster.query('DROP ROLE IF EXISTS "%s"' % role.replace('"', '""'))
 
 
