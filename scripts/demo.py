@@ -63,6 +63,14 @@ def run(argv, env, check=True, quiet=False):
     return proc
 
 
+def recap(proc):
+    """The host's line of the PLAY RECAP, as the README shows it."""
+    for line in proc.stdout.splitlines():
+        if line.startswith('demo-db ') and 'ok=' in line:
+            return ' '.join(line.split()[:6])
+    return '(no recap)'
+
+
 def pick_major():
     return 15 if pgserver.debian_bindir(15) else 18
 
@@ -187,13 +195,17 @@ def main():
         playbook = [os.path.join(BIN, 'ansible-playbook'), 'bemi.postgresql.rollout', '-i', inventory]
 
         step('Dry run: ansible-playbook bemi.postgresql.rollout --check --diff (nothing changes)')
-        run(playbook + ['--check', '--diff'], env)
+        dry = run(playbook + ['--check', '--diff'], env)
         step('Real run (one restart, for wal_level)')
-        run(playbook, env)
+        real = run(playbook, env)
         step('Second run: nothing left to change')
         second = run(playbook, env)
         if 'changed=0' not in second.stdout:
             raise SystemExit('demo: the second run changed something')
+
+        step('The three runs (the README shows these lines)')
+        for label, proc in (('--check --diff', dry), ('real run', real), ('second run', second)):
+            print('PLAY RECAP %-17s %s' % ('(%s)' % label, recap(proc)))
 
         step('Readiness report (bemi.postgresql.bemi_info)')
         # The probe's password comes from the inventory (templated by Ansible), never from the command line.
