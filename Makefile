@@ -13,24 +13,29 @@ COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
 # ansible-test keeps its venvs and its pip bootstrap under $HOME: keep ours in the tree.
 TEST_HOME := $(CURDIR)/.cache/home
 
-.PHONY: help demo venv pg test lint docs docs-lint ee-check sanity units integration molecule build-check bench clean
+.PHONY: help demo venv pg test lint docs docs-lint ee-check sanity units integration molecule matrix build-check bench clean
 
 help:
 	@echo "make demo          a throwaway PostgreSQL: dry run, rollout, readiness report, a decoded change"
 	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
-	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults)"
+	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults debian patroni)"
+	@echo "make matrix        sanity, units and module smoke on ansible-core 2.16-2.21 (noxfile.py; SESSIONS=... narrows)"
 	@echo "make docs          regenerate docs/reference from the code"
 	@echo "make lint | docs-lint | sanity | units | build-check | ee-check"
 	@echo "make bench         benchmarks of the replica identity module and trigger (not part of make test)"
 
-$(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt
+$(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt requirements-patroni.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	# A second Python with psycopg 3 and no psycopg2, for the second-driver tests.
 	$(PYTHON) -m venv .cache/venv-psycopg3
 	.cache/venv-psycopg3/bin/pip install --quiet -r requirements-psycopg3.txt
+	# Patroni, etcd and PostgreSQL 18 tools for the patroni scenario. Patroni runs as the postgres OS
+	# user, so its venv is built on the system Python, which that user can execute.
+	/usr/bin/python3 -m venv .cache/venv-patroni
+	.cache/venv-patroni/bin/pip install --quiet -r requirements-patroni.txt
 	touch $@
 
 venv: $(BIN)/ansible
@@ -43,7 +48,7 @@ demo: venv
 pg: venv
 	$(BIN)/python scripts/pgserver.py install $(PG_VERSIONS)
 
-test: lint docs-lint sanity units integration molecule build-check ee-check
+test: lint docs-lint sanity units integration molecule build-check ee-check matrix
 	@echo "make test: all passed"
 
 lint: venv
@@ -70,6 +75,7 @@ docs-lint: venv $(COLLECTION_COPY)
 	cd $(COLLECTION_COPY) && PATH=$(CURDIR)/$(BIN):$$PATH \
 	  $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	scripts/docs.sh --check
+	$(BIN)/python scripts/compatibility.py --check
 	$(BIN)/python scripts/check-doc-links.py
 	cd $(COLLECTION_COPY) && $(CURDIR)/$(BIN)/antsibull-changelog lint
 
@@ -87,6 +93,13 @@ integration: pg
 # Fleet scenarios of the tracking role: each host is a PostgreSQL server on this machine.
 molecule: pg
 	scripts/molecule.sh
+
+# The support matrix (noxfile.py): every ansible-core minor the collection claims, each
+# on a controller Python from pyenv, two sessions at a time; venvs cached in .cache/matrix.
+# Prints a table session -> passed / skipped (why) / FAILED; fails when one failed.
+SESSIONS ?=
+matrix: venv pg
+	$(BIN)/python scripts/matrix.py $(SESSIONS)
 
 build-check: venv
 	scripts/build-check.sh

@@ -13,10 +13,18 @@ tarball=$(ls "$work"/dist/bemi-postgresql-*.tar.gz)
 echo "built $(basename "$tarball")"
 "$bin/ansible-galaxy" collection install --offline -p "$work/collections" "$tarball" >/dev/null
 test -f "$work/collections/ansible_collections/bemi/postgresql/plugins/modules/bemi_wal_level.py"
-if tar -tzf "$tarball" | grep -E '^(\.cache|\.venv|tests/output)/' >/dev/null; then
-  echo "the tarball contains caches or test output" >&2
+# Only what users run: no tests, build output, caches, benchmarks, Molecule scenarios or dev scripts.
+listing=$(tar -tzf "$tarball" | sed 's|^\./||')
+unwanted=$(echo "$listing" \
+  | grep -E '^(tests|dist|\.cache|\.venv|bench|extensions|scripts)(/|$)|(^|/)__pycache__/|^(Makefile|requirements-dev\.txt)$' || true)
+if [ -n "$unwanted" ]; then
+  echo "the tarball contains files users do not run:" >&2
+  echo "$unwanted" | head -20 >&2
   exit 1
 fi
+for wanted in roles/tracking/vars/Debian.yml roles/tracking/vars/RedHat.yml playbooks/rollout.yml docs/hosts.md; do
+  grep -qx "$wanted" <<<"$listing" || { echo "the tarball lacks $wanted" >&2; exit 1; }
+done
 ANSIBLE_COLLECTIONS_PATH=$work/collections "$bin/ansible-doc" bemi.postgresql.bemi_wal_level >/dev/null
 "$bin/python" - "$work" <<'PY'
 import json, os, subprocess, sys

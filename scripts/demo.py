@@ -6,7 +6,8 @@
    on a free port, in a temporary directory: a server you already run is never touched;
 2. creates a small app database;
 3. rolls bemi.postgresql.rollout over it with --check --diff, for real, and again;
-4. prints the bemi_info readiness report as a short summary;
+4. prints the bemi_info readiness report as a short summary, with the steps of its
+   end-to-end probe (Bemi's own login and stream, through a temporary slot);
 5. UPDATEs and DELETEs a row of a table without a primary key and shows the
    decoded change with its full "before" row, through a temporary slot;
 6. stops and removes the server, also on Ctrl-C or an error.
@@ -112,12 +113,26 @@ def summarize(report):
     lines.append('tables without FULL identity: %s' % (', '.join(report['tables_without_full_identity']) or 'none'))
     lines.append('tables without a primary key: %s (fine with FULL identity)'
                  % (', '.join(report['tables_without_primary_key']) or 'none'))
+    lines.extend(probe_lines(report.get('probe')))
     lines.append('ready: %s' % report['ready'])
     for problem in report['problems']:
         lines.append('problem: %s' % problem)
     for note in report.get('notes', []):
         lines.append('note: %s' % note)
     return '\n'.join('  ' + line for line in lines)
+
+
+def probe_lines(probe):
+    """The end-to-end probe, one line per step."""
+    if not probe:
+        return []
+    lines = ['end-to-end probe (as Bemi: TCP, replication=database, temporary pgoutput slot): %s in %.3f s'
+             % ('ok' if probe['ok'] else 'FAILED', probe['seconds'])]
+    for step_result in probe['steps']:
+        lines.append('  %-18s %-4s %.3f s%s' % (step_result['name'], 'ok' if step_result['ok'] else 'FAIL',
+                                               step_result['seconds'],
+                                               '  ' + step_result['error'] if step_result['error'] else ''))
+    return lines
 
 
 def decode_change(cluster):
@@ -181,7 +196,10 @@ def main():
             raise SystemExit('demo: the second run changed something')
 
         step('Readiness report (bemi.postgresql.bemi_info)')
-        args = {'login_unix_socket': cluster.socket_dir, 'login_port': cluster.port, 'login_db': 'app'}
+        # The probe's password comes from the inventory (templated by Ansible), never from the command line.
+        args = {'login_unix_socket': cluster.socket_dir, 'login_port': cluster.port, 'login_db': 'app',
+                'probe': True, 'probe_host': '127.0.0.1', 'probe_port': cluster.port,
+                'probe_password': '{{ bemi_password }}'}
         proc = run([os.path.join(BIN, 'ansible'), 'demo-db', '-i', inventory, '-m', 'bemi.postgresql.bemi_info',
                     '-a', json.dumps(args), '-o'], env, quiet=True)
         report = json.loads(proc.stdout.split('=>', 1)[1])

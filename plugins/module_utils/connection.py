@@ -5,7 +5,11 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+import re
+from urllib.parse import parse_qsl, unquote
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.bemi.postgresql.plugins.module_utils import driver
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import PlanError
@@ -14,6 +18,66 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.driver import (  #
     DatabaseError,
     sql,
 )
+
+
+# libpq's secret connection keywords (those PQconndefaults marks with dispchar "*"): their values
+# never appear in results, errors, -vvv output or the managed host's log, wherever they are given.
+SECRET_KEYWORDS = frozenset(('password', 'sslpassword', 'oauth_client_secret'))
+
+# A dbname may be a whole connection string: a URI or key=value pairs (libpq expands it).
+_URI_RE = re.compile(r'^postgres(?:ql)?://(?:([^@/?#]*)@)?[^?#]*(?:\?([^#]*))?')
+_PAIR_RE = re.compile(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']\S*)")
+
+
+def _connection_string_secrets(text):
+    """The secret values inside a libpq connection string (URI or key=value), raw and decoded."""
+    if not isinstance(text, str):
+        return []
+    found = []
+    uri = _URI_RE.match(text)
+    if uri:
+        userinfo, querystring = uri.group(1) or '', uri.group(2) or ''
+        if ':' in userinfo:
+            found.append(userinfo.split(':', 1)[1])
+        found.extend(value for key, value in parse_qsl(querystring) if key in SECRET_KEYWORDS)
+        found.extend(unquote(value) for value in list(found))
+    elif '=' in text:
+        for key, value in _PAIR_RE.findall(text):
+            if key in SECRET_KEYWORDS:
+                found.append(value)
+                if value.startswith("'"):
+                    found.append(re.sub(r'\\(.)', r'\1', value[1:-1]))
+    return found
+
+
+def secret_values(params):
+    """The values to mask: secret keywords in ``connect_params``, and passwords inside connection strings."""
+    extra = params.get('connect_params') or {}
+    if isinstance(extra, str):
+        # What Ansible's dict type will make of it ("password=x sslmode=require" or JSON).
+        try:
+            extra = check_type_dict(extra)
+        except (TypeError, ValueError):
+            return _connection_string_secrets(extra)
+    if not isinstance(extra, dict):
+        return []
+    found = [str(value) for key, value in extra.items() if key in SECRET_KEYWORDS and value not in (None, '')]
+    for text in (params.get('login_db'), params.get('db'), extra.get('dbname')):
+        found.extend(_connection_string_secrets(text))
+    return [value for index, value in enumerate(found) if value and value not in found[:index]]
+
+
+class ConnectionModule(AnsibleModule):
+    """AnsibleModule that masks the secrets given through ``connect_params`` (see SECRET_KEYWORDS).
+
+    They are registered as soon as the arguments are read, before AnsibleModule logs
+    its invocation or reports an invalid argument, so they are masked in every result,
+    error, ``invocation`` (-vvv) and log line, like an option declared ``no_log``.
+    """
+
+    def _load_params(self):
+        super(ConnectionModule, self)._load_params()
+        self.no_log_values.update(secret_values(self.params))
 
 
 def connection_argument_spec():

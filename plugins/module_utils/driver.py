@@ -10,6 +10,7 @@ plus the few functions here, so the modules never name a driver.
 
 from __future__ import annotations
 
+import select
 import traceback
 
 NAME = None
@@ -43,6 +44,13 @@ DatabaseError = _driver.Error if _driver is not None else _NoDriver
 # SQLSTATE codes the collection reacts to.
 INSUFFICIENT_PRIVILEGE = '42501'
 LOCK_NOT_AVAILABLE = '55P03'
+DEADLOCK_DETECTED = '40P01'
+UNDEFINED_TABLE = '42P01'
+INVALID_SCHEMA_NAME = '3F000'
+# Worth another try after a back-off: the other session will release its lock.
+LOCK_BUSY = (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED)
+# The statement's object was dropped or renamed (or its schema dropped) since the catalogs were read.
+OBJECT_GONE = (UNDEFINED_TABLE, INVALID_SCHEMA_NAME)
 
 
 def available():
@@ -64,3 +72,100 @@ def dict_cursor(conn):
     if NAME == 'psycopg2':
         return conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
     return conn.cursor(row_factory=_rows.dict_row)
+
+
+# -- Replication connections (the end-to-end probe) ---------------------------
+# psycopg2 speaks the streaming protocol through LogicalReplicationConnection;
+# psycopg 3 does not, so its session talks to libpq directly (psycopg.pq):
+# simple-query commands (a walsender refuses the extended protocol) and CopyBoth.
+
+def replication_connect(params):
+    """A ``replication=database`` connection from libpq keyword parameters, as a ReplicationSession."""
+    if NAME == 'psycopg2':
+        return _Psycopg2Session(params)
+    return _PqSession(params)
+
+
+class _Psycopg2Session(object):
+    def __init__(self, params):
+        self.conn = _driver.connect(connection_factory=psycopg2.extras.LogicalReplicationConnection, **params)
+        self.cur = self.conn.cursor()
+        self.backend_pid = self.conn.get_backend_pid()
+
+    def command(self, statement):
+        """Run a replication command or a SELECT; return its rows as tuples."""
+        self.cur.execute(statement)
+        return self.cur.fetchall() if self.cur.description else []
+
+    def start(self, statement):
+        """START_REPLICATION: returns once the server has entered CopyBoth (the stream started)."""
+        self.cur.start_replication_expert(statement, decode=False)
+
+    def read(self, timeout):
+        """The payload of the next XLogData message, or None when nothing arrived within ``timeout`` s."""
+        message = self.cur.read_message()
+        if message is None:
+            select.select([self.conn], [], [], max(0.0, timeout))
+            message = self.cur.read_message()
+        return None if message is None else bytes(message.payload)
+
+    def cancel(self):
+        self.conn.cancel()
+
+    def close(self):
+        self.conn.close()
+
+
+class _PqSession(object):
+    def __init__(self, params):
+        from psycopg import pq  # pylint: disable=import-outside-toplevel
+        self.pq = pq
+        self.conn = _driver.connect(replication='database', autocommit=True, **params)
+        self.pgconn = self.conn.pgconn
+        self.backend_pid = self.pgconn.backend_pid
+
+    def _exec(self, statement, expected):
+        text = statement if isinstance(statement, str) else statement.as_string(self.conn)
+        result = self.pgconn.exec_(text.encode('utf-8'))
+        if result.status not in expected:
+            message = (result.error_message or self.pgconn.error_message or b'').decode('utf-8', 'replace')
+            sqlstate = result.error_field(self.pq.DiagnosticField.SQLSTATE)
+            raise _pq_error(sqlstate)(message.strip() or 'replication command failed')
+        return result
+
+    def command(self, statement):
+        status = self.pq.ExecStatus
+        result = self._exec(statement, (status.TUPLES_OK, status.COMMAND_OK))
+        return [tuple(None if value is None else value.decode('utf-8') for value in
+                      (result.get_value(row, col) for col in range(result.nfields)))
+                for row in range(result.ntuples)]
+
+    def start(self, statement):
+        self._exec(statement, (self.pq.ExecStatus.COPY_BOTH,))
+
+    def read(self, timeout):
+        size, data = self.pgconn.get_copy_data(1)
+        if size == 0:
+            select.select([self.pgconn.socket], [], [], max(0.0, timeout))
+            self.pgconn.consume_input()
+            size, data = self.pgconn.get_copy_data(1)
+        if size < 0:
+            raise _driver.OperationalError(self.pgconn.error_message.decode('utf-8', 'replace').strip()
+                                           or 'the replication stream ended')
+        data = bytes(data) if size else b''
+        # XLogData is 'w', start and end LSN, send time (25 bytes), then the plugin's payload.
+        return data[25:] if data[:1] == b'w' else None
+
+    def cancel(self):
+        self.pgconn.get_cancel().cancel()
+
+    def close(self):
+        self.conn.close()
+
+
+def _pq_error(sqlstate):
+    """psycopg's exception class for a SQLSTATE (so sqlstate() reads it back), else OperationalError."""
+    try:
+        return _driver.errors.lookup(sqlstate.decode())
+    except (AttributeError, KeyError):
+        return _driver.OperationalError

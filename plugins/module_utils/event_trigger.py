@@ -6,35 +6,62 @@
 Bemi's three names are kept (so a server set up by hand with Bemi's SQL is
 adopted), the bodies are not (see DESIGN.md, "Known defects of the manual SQL"):
 
-- the function reads only ``pg_event_trigger_ddl_commands()``, so its cost does
-  not grow with the number of tables and it never touches another table;
-- it fires on CREATE TABLE, CREATE TABLE AS and SELECT INTO;
+- the function reads only ``pg_event_trigger_ddl_commands()`` (and, for the
+  command's own tables, their catalog rows), so its cost does not grow with the
+  number of tables and it never touches another table;
+- it covers every way a table enters a tracked schema: CREATE TABLE, CREATE
+  TABLE AS, SELECT INTO, CREATE SCHEMA ... CREATE TABLE, ALTER TABLE ... SET
+  SCHEMA and ALTER TABLE ... ATTACH PARTITION. Any other ALTER TABLE (ADD
+  COLUMN, REPLICA IDENTITY DEFAULT, ...) costs two index lookups and changes
+  nothing; its own ALTER TABLE returns at once;
 - ``search_path`` is pinned and every name is schema-qualified, so any caller's
   ``search_path`` (including pg_dump's empty one) works;
 - SECURITY DEFINER (owned by the superuser who installs it), so a role that does
-  not own some other table never gets "must be owner";
+  not own some other table never gets "must be owner". Owned by a managed
+  service's admin that is not a superuser, it can alter only the tables of the
+  roles that admin is a member of (the module warns);
 - every ALTER is wrapped so that a failure is a WARNING, never a failed DDL.
 
+The procedure, called by hand, commits after each table (PostgreSQL allows that
+only in a SECURITY INVOKER procedure without SET clauses, so it runs with the
+caller's rights).
+
 The function source carries a version marker and the tracked schemas (as a JSON
-list), which is how bemi_info and later runs recognise it and compare it.
+list), which is how bemi_info and later runs recognise it and compare it. The
+stored text is built from scalar string literals only, so that it is the same
+whatever the driver (psycopg2 and psycopg 3 render arrays and backslashes
+differently): a fleet with both never replaces it back and forth.
 """
 
 from __future__ import annotations
 
 import json
 
-from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import ALL_SCHEMAS, user_schema_test
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import (
+    ALL_SCHEMAS,
+    SYSTEM_SCHEMA_PARAMS,
+    USER_SCHEMA_CONDITION,
+    user_schema_test,
+)
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import quote_ident
 
 SCHEMA = 'public'
 PROCEDURE = '_bemi_set_replica_identity'
 FUNCTION = '_bemi_set_replica_identity_func'
 TRIGGER = '_bemi_set_replica_identity_trigger'
 EVENT = 'ddl_command_end'
-TAGS = ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
-MARKER = '-- bemi.postgresql event trigger v1'
+# ALTER TABLE for SET SCHEMA and ATTACH PARTITION (the tag does not tell them from ADD COLUMN: the body does).
+TAGS = ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA', 'ALTER TABLE')
+# v2: CREATE SCHEMA, SET SCHEMA, ATTACH PARTITION; driver-independent text; the procedure commits per table.
+MARKER = '-- bemi.postgresql event trigger v2'
 SCHEMAS_PREFIX = '-- bemi.postgresql tracked schemas: '
 SEARCH_PATH = 'pg_catalog, pg_temp'
+# Set while the function runs, so that its own ALTER TABLE does not run it again.
+GUARD_SETTING = 'bemi.set_replica_identity'
+# The procedure's lock_timeout and retries, as bemi_replica_identity's defaults.
+PROCEDURE_LOCK_TIMEOUT = '2s'
+PROCEDURE_RETRIES = 5
 
 # Roles of managed services that may be allowed to create event triggers without
 # being superuser; the attempt is then made, and a refusal explained.
@@ -51,8 +78,54 @@ _TRACKED_CONDITION = """(
             WHERE root.oid = pg_catalog.pg_partition_root(c.oid)
               AND {schema_test_rn})))"""
 
-# Both bodies end alike: each ALTER on its own, so one failure is a WARNING, never a failed command.
-_ALTER_EACH = """\
+_FUNCTION_BODY = """
+{marker}
+{schemas_line}
+-- Sets REPLICA IDENTITY FULL on the tables the current command brought into a tracked schema, and on
+-- nothing else: those it created, moved in (ALTER TABLE ... SET SCHEMA) or attached (ATTACH PARTITION),
+-- with their partitions. The ALTER TABLE tag does not say which of these an ALTER TABLE was: a table
+-- was moved in when this command wrote its pg_class row and its schema dependency (the same xmin),
+-- attached when it wrote its pg_class row and its pg_inherits row. ADD COLUMN, REPLICA IDENTITY
+-- DEFAULT and the like write neither, and change nothing.
+DECLARE
+  obj record;
+BEGIN
+  IF pg_catalog.current_setting({guard}, true) = 'on' THEN
+    RETURN;  -- our own ALTER TABLE below
+  END IF;
+  PERFORM pg_catalog.set_config({guard}, 'on', true);
+  FOR obj IN
+    WITH cmd AS (
+      SELECT d.objid, d.command_tag FROM pg_catalog.pg_event_trigger_ddl_commands() AS d
+      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.object_type = 'table'
+        AND NOT d.in_extension
+    ), moved AS (
+      SELECT c.oid, c.relkind FROM cmd
+      JOIN pg_catalog.pg_class AS c ON c.oid = cmd.objid
+      JOIN pg_catalog.pg_depend AS dep ON dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND dep.objid = c.oid AND dep.objsubid = 0
+        AND dep.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+      WHERE cmd.command_tag = 'ALTER TABLE' AND dep.xmin OPERATOR(pg_catalog.=) c.xmin
+      UNION
+      SELECT c.oid, c.relkind FROM cmd
+      JOIN pg_catalog.pg_inherits AS i ON i.inhparent = cmd.objid
+      JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
+      WHERE cmd.command_tag = 'ALTER TABLE' AND i.xmin OPERATOR(pg_catalog.=) c.xmin
+    ), entered AS (
+      SELECT cmd.objid AS oid FROM cmd WHERE cmd.command_tag <> 'ALTER TABLE'
+      UNION
+      SELECT moved.oid FROM moved
+      UNION
+      SELECT tree.relid FROM moved, pg_catalog.pg_partition_tree(moved.oid) AS tree WHERE moved.relkind = 'p'
+    )
+    SELECT n.nspname, c.relname
+    FROM entered
+    JOIN pg_catalog.pg_class AS c ON c.oid = entered.oid
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p')
+      AND c.relpersistence <> 't'
+      AND c.relreplident <> 'f'
+      AND {tracked}
   LOOP
     BEGIN
       EXECUTE pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', obj.nspname, obj.relname);
@@ -60,36 +133,30 @@ _ALTER_EACH = """\
       RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %.%: %', obj.nspname, obj.relname, SQLERRM;
     END;
   END LOOP;
+  PERFORM pg_catalog.set_config({guard}, '', true);
 END
 """
 
-_FUNCTION_BODY = """
-{marker}
-{schemas_line}
--- Sets REPLICA IDENTITY FULL on the tables the current command created, and on nothing else.
-DECLARE
-  obj record;
-BEGIN
-  FOR obj IN
-    SELECT n.nspname, c.relname
-    FROM pg_catalog.pg_event_trigger_ddl_commands() AS cmd
-    JOIN pg_catalog.pg_class AS c ON c.oid = cmd.objid
-    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE cmd.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-      AND cmd.object_type = 'table'
-      AND NOT cmd.in_extension
-      AND c.relkind IN ('r', 'p')
-      AND c.relpersistence <> 't'
-      AND c.relreplident <> 'f'
-      AND {tracked}
-""" + _ALTER_EACH
-
+# SECURITY INVOKER and no SET clause: PostgreSQL forbids COMMIT in a procedure with either.
 _PROCEDURE_BODY = """
 {marker}
 -- Sets REPLICA IDENTITY FULL on every tracked table (see {function}); run it by hand with CALL.
+-- Called on its own it commits after each table, so that no table stays locked longer than its
+-- ALTER; inside a transaction block it cannot, and every table stays locked until that block ends.
+-- Each ALTER waits at most lock_timeout {lock_timeout} for its lock, and is retried {retries} times with
+-- back-off; a table still busy, or that cannot be altered, is a WARNING and the others go on.
 DECLARE
   obj record;
+  attempt integer;
+  -- now() is when the transaction began: the CALL's own start only when the CALL began it.
+  own_transaction boolean := pg_catalog.now() OPERATOR(pg_catalog.=) pg_catalog.statement_timestamp();
+  old_timeout text := pg_catalog.current_setting('lock_timeout');
+  altered integer := 0;
+  skipped integer := 0;
 BEGIN
+  IF NOT own_transaction THEN
+    RAISE NOTICE 'bemi.postgresql: called inside a transaction block, so every altered table stays locked until it ends';
+  END IF;
   FOR obj IN
     SELECT n.nspname, c.relname
     FROM pg_catalog.pg_class AS c
@@ -102,7 +169,39 @@ BEGIN
                       WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                         AND d.objid = c.oid AND d.deptype = 'e')
       AND {tracked}
-""" + _ALTER_EACH
+    ORDER BY 1, 2
+  LOOP
+    attempt := 0;
+    LOOP
+      BEGIN
+        PERFORM pg_catalog.set_config('lock_timeout', {lock_timeout_literal}, true);
+        EXECUTE pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', obj.nspname, obj.relname);
+        altered := altered + 1;
+        EXIT;
+      EXCEPTION
+        WHEN lock_not_available OR deadlock_detected THEN
+          IF attempt >= {retries} THEN
+            RAISE WARNING 'bemi.postgresql: %.% stayed locked after % retries and was not changed; CALL again later',
+              obj.nspname, obj.relname, attempt;
+            skipped := skipped + 1;
+            EXIT;
+          END IF;
+          PERFORM pg_catalog.pg_sleep(pg_catalog.random() * LEAST(5, 0.1 * pg_catalog.power(2, attempt)));
+          attempt := attempt + 1;
+        WHEN OTHERS THEN
+          RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %.%: %', obj.nspname, obj.relname, SQLERRM;
+          skipped := skipped + 1;
+          EXIT;
+      END;
+    END LOOP;
+    IF own_transaction THEN
+      COMMIT;
+    END IF;
+  END LOOP;
+  PERFORM pg_catalog.set_config('lock_timeout', old_timeout, true);
+  RAISE NOTICE 'bemi.postgresql: % tables set to REPLICA IDENTITY FULL, % not changed', altered, skipped;
+END
+"""
 
 
 def schemas_line(schemas):
@@ -125,14 +224,26 @@ def parse_schemas_line(source):
 
 
 def is_ours(source):
+    """Whether the source is this version's; an older version's marker counts as outdated."""
     return any(line.strip() == MARKER for line in (source or '').splitlines())
 
 
+def text_literal(value):
+    """A SQL string literal whose text is the same whatever the driver.
+
+    The drivers differ only for a backslash (psycopg 3 then writes an E'' literal with it
+    doubled), so a backslash is written as ``pg_catalog.chr(92)`` between literals that hold none.
+    """
+    parts = [sql.Literal(part) for part in value.split('\\')]
+    return sql.SQL(' || pg_catalog.chr(92) || ').join(parts) if len(parts) > 1 else parts[0]
+
+
 def _schema_test(expr, schemas):
-    """SQL that is true when the schema name ``expr`` is tracked."""
+    """SQL that is true when the schema name ``expr`` is tracked (scalar literals only, see text_literal)."""
     if list(schemas) == [ALL_SCHEMAS]:
         return user_schema_test(expr)
-    return sql.SQL('{}::text = ANY ({}::text[])').format(sql.SQL(expr), sql.Literal(sorted(schemas)))
+    return sql.SQL('{}::text IN ({})').format(
+        sql.SQL(expr), sql.SQL(', ').join(text_literal(name) for name in sorted(schemas)))
 
 
 def _tracked(schemas):
@@ -143,13 +254,16 @@ def _tracked(schemas):
 def function_body(conn, schemas):
     """The exact source text (prosrc) of the trigger function for these tracked schemas."""
     return sql.SQL(_FUNCTION_BODY).format(
-        marker=sql.SQL(MARKER), schemas_line=sql.SQL(schemas_line(schemas)), tracked=_tracked(schemas)).as_string(conn)
+        marker=sql.SQL(MARKER), schemas_line=sql.SQL(schemas_line(schemas)), tracked=_tracked(schemas),
+        guard=sql.Literal(GUARD_SETTING)).as_string(conn)
 
 
 def procedure_body(conn, schemas):
     return sql.SQL(_PROCEDURE_BODY).format(
         marker=sql.SQL(MARKER), function=sql.SQL(FUNCTION), tracked=_tracked(schemas),
-        user_schema=user_schema_test('n.nspname')).as_string(conn)
+        user_schema=user_schema_test('n.nspname'), lock_timeout=sql.SQL(PROCEDURE_LOCK_TIMEOUT),
+        lock_timeout_literal=sql.Literal(PROCEDURE_LOCK_TIMEOUT),
+        retries=sql.SQL(str(int(PROCEDURE_RETRIES)))).as_string(conn)
 
 
 def _dollar_tag(body):
@@ -174,9 +288,9 @@ def create_function(body):
 
 
 def create_procedure(body):
+    # SECURITY INVOKER without SET: only such a procedure may COMMIT (every name in it is qualified).
     return sql.SQL(
-        'CREATE OR REPLACE PROCEDURE {}.{}() LANGUAGE plpgsql '
-        'SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {}').format(
+        'CREATE OR REPLACE PROCEDURE {}.{}() LANGUAGE plpgsql AS {}').format(
             sql.Identifier(SCHEMA), sql.Identifier(PROCEDURE), _quoted_body(body))
 
 
@@ -209,7 +323,7 @@ def revoke_from_public(name):
 _ROUTINE_STATE = """
   (SELECT pg_catalog.json_build_object(
             'kind', p.prokind, 'source', p.prosrc, 'definer', p.prosecdef, 'config', p.proconfig,
-            'owner_super', o.rolsuper, 'public_execute', {public_execute},
+            'owner', o.rolname, 'owner_super', o.rolsuper, 'public_execute', {public_execute},
             'returns', p.prorettype::pg_catalog.regtype::text, 'language', l.lanname)
    FROM pg_catalog.pg_proc AS p
    JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
@@ -229,6 +343,7 @@ STATE_QUERY = "SELECT" + _ROUTINE_STATE.format(
    JOIN pg_catalog.pg_namespace AS fn ON fn.oid = f.pronamespace
    WHERE e.evtname = %(trigger)s) AS trigger,
   (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) AS superuser,
+  current_user::text AS current_user,
   (SELECT pg_catalog.array_agg(a.rolname::text ORDER BY a.rolname)
    FROM pg_catalog.pg_roles AS a
    WHERE a.rolname = ANY (%(provider_roles)s)
@@ -245,16 +360,78 @@ def read_state(conn, query_one):
         'provider_roles': list(PROVIDER_ADMIN_ROLES)})
 
 
-def _routine_steps(routine, body, kind, name):
-    """CREATE OR REPLACE when the definition differs; a new owner when the current one is no superuser."""
+# What each routine must be besides its body: the function runs as its owner with a pinned
+# search_path; the procedure runs as its caller, without SET clauses, so that it may COMMIT.
+_WANTED = {
+    'FUNCTION': {'definer': True, 'config': ['search_path=' + SEARCH_PATH]},
+    'PROCEDURE': {'definer': False, 'config': None},
+}
+
+
+def _routine_steps(routine, body, kind, current_user):
+    """CREATE OR REPLACE when the definition differs; for the function, a new owner when needed (see new_owner)."""
     steps = []
-    if routine is None or routine['source'] != body or routine['definer'] is not True \
-            or routine['config'] != ['search_path=' + SEARCH_PATH] or routine['language'] != 'plpgsql':
+    wanted = _WANTED[kind]
+    if routine is None or routine['source'] != body or routine['definer'] is not wanted['definer'] \
+            or routine['config'] != wanted['config'] or routine['language'] != 'plpgsql':
         steps.append(create_procedure(body) if kind == 'PROCEDURE' else create_function(body))
-    if routine is not None and not routine['owner_super']:
-        # SECURITY DEFINER must run as a superuser to alter tables that other roles own.
-        steps.append(owner_to_current_user(kind, name))
+    if kind == 'FUNCTION' and needs_new_owner(routine, current_user):
+        steps.append(owner_to_current_user(kind, FUNCTION))
     return steps
+
+
+def needs_new_owner(function, current_user):
+    """Whether the function should be given to the login user.
+
+    SECURITY DEFINER must run as a superuser to alter tables that other roles own; a function
+    owned by some other role that is not one is taken over. One that the login user owns
+    already stays so, also when that user is a managed service's admin, which is no
+    superuser either (re-runs then plan nothing).
+    """
+    return function is not None and not function['owner_super'] and function.get('owner') != current_user
+
+
+def function_owner_after(state):
+    """(owner, is superuser) of the trigger function once plan_install's steps have run."""
+    function = state.get('function')
+    if function is None or function['kind'] != 'f' or function['returns'] != 'event_trigger' \
+            or needs_new_owner(function, state.get('current_user')):
+        return state.get('current_user'), bool(state.get('superuser'))
+    return function['owner'], bool(function['owner_super'])
+
+
+# Roles that own tracked schemas or tables in them, and whose tables the trigger function's owner
+# may not alter (ALTER TABLE needs the table owner's privileges). Left out: pg_database_owner, the
+# owner of public since PostgreSQL 15, which cannot be granted and creates no tables; and superusers,
+# which a managed service does not let its customers be (and whose membership is no fix to give).
+_OWNERS_QUERY = """
+SELECT DISTINCT r.rolname::text AS name
+FROM (SELECT c.relowner AS owner
+      FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND {schemas}
+      UNION
+      SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE {schemas}) AS o
+JOIN pg_catalog.pg_roles AS r ON r.oid = o.owner
+WHERE NOT pg_catalog.pg_has_role(%(owner)s, o.owner, 'USAGE')
+  AND NOT r.rolsuper AND r.rolname <> 'pg_database_owner'
+ORDER BY 1
+"""
+
+
+def unreachable_owners(conn, query, owner, schemas):
+    """The roles whose tables in ``schemas`` a function owned by ``owner`` (no superuser) cannot alter."""
+    args = dict(SYSTEM_SCHEMA_PARAMS, owner=owner, schemas=[name for name in schemas if name != ALL_SCHEMAS])
+    test = USER_SCHEMA_CONDITION if list(schemas) == [ALL_SCHEMAS] else 'n.nspname = ANY (%(schemas)s)'
+    return [row['name'] for row in query(conn, _OWNERS_QUERY.format(schemas=test), args)]
+
+
+def owner_warning(owner, roles):
+    return ('The event trigger function runs as %s, which is not a superuser (a managed service\'s admin role, '
+            'for example) and may not alter tables owned by %s: tables they create later in the tracked schemas '
+            'stay at REPLICA IDENTITY DEFAULT, with only a WARNING in the server log. Fix: GRANT %s TO %s (so that '
+            '%s acts for them), or re-run bemi_replica_identity after each migration.'
+            % (quote_ident(owner), ', '.join(roles), ', '.join(quote_ident(role) for role in roles),
+               quote_ident(owner), quote_ident(owner)))
 
 
 def trigger_ok(trigger):
@@ -296,7 +473,7 @@ def plan_install(state, function_src, procedure_src):
     if procedure and procedure['kind'] != 'p':
         steps.append(drop_routine('FUNCTION', PROCEDURE))
         procedure = None
-    steps.extend(_routine_steps(procedure, procedure_src, 'PROCEDURE', PROCEDURE))
+    steps.extend(_routine_steps(procedure, procedure_src, 'PROCEDURE', state.get('current_user')))
     if procedure is None or procedure['public_execute']:
         steps.append(revoke_from_public(PROCEDURE))
     if function and (function['kind'] != 'f' or function['returns'] != 'event_trigger'):
@@ -306,7 +483,7 @@ def plan_install(state, function_src, procedure_src):
             trigger = None
         steps.append(drop_routine('ROUTINE', FUNCTION))
         function = None
-    steps.extend(_routine_steps(function, function_src, 'FUNCTION', FUNCTION))
+    steps.extend(_routine_steps(function, function_src, 'FUNCTION', state.get('current_user')))
     if trigger and not trigger_ok(trigger):
         # Tags and the function cannot be altered in place; enabled state could, but recreate is simpler.
         steps.append(drop_trigger())

@@ -57,6 +57,8 @@ CODES = {
     'role_cannot_select': PROBLEM,
     'role_noinherit': NOTE,
     'role_bypassrls': NOTE,
+    # the end-to-end probe (its own code for the cause is in probe.code)
+    'probe_failed': PROBLEM,
     # what this login may not read
     'fact_unreadable': NOTE,
     'server_files_unreadable': NOTE,

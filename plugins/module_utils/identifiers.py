@@ -3,27 +3,49 @@
 
 """Parsing user-given ``schema.table`` names the way PostgreSQL reads them.
 
-``Orders`` means ``orders`` (unquoted names fold to lower case); ``"Orders"``
-keeps its case; ``"we ird"."Mixed Case"`` and ``public."a""b"`` work; a bare
+``Orders`` means ``orders`` (unquoted names fold to lower case, and as in
+PostgreSQL with UTF-8 only the ASCII letters A-Z fold: ``Ünï`` stays ``Ünï``);
+``"Orders"`` keeps its case; names longer than 63 bytes are cut as PostgreSQL
+cuts them; ``"we ird"."Mixed Case"`` and ``public."a""b"`` work; a bare
 name is in the default schema. The result is a pair of exact catalog names,
 to be quoted again with ``psycopg2.sql.Identifier`` and never formatted into SQL.
 """
 
 from __future__ import annotations
 
+# PostgreSQL's scanner: these separate tokens; every other character (é, a no-break space) can be in a name.
+WHITESPACE = ' \t\n\r\f\v'
+# downcase_identifier() folds only A-Z in multibyte encodings such as UTF-8; str.lower() would fold Ü too.
+_FOLD = dict((code, code + 32) for code in range(ord('A'), ord('Z') + 1))
+# NAMEDATALEN - 1: longer identifiers are truncated (at a character boundary) by the server.
+MAX_IDENTIFIER_BYTES = 63
+
 
 class IdentifierError(ValueError):
     pass
 
 
+def fold_case(text):
+    """An unquoted identifier as PostgreSQL stores it: ASCII A-Z to lower case, nothing else."""
+    return text.translate(_FOLD)
+
+
+def truncate(name):
+    """``name`` cut to 63 bytes of UTF-8 without splitting a character, as PostgreSQL does."""
+    encoded = name.encode('utf-8')
+    if len(encoded) <= MAX_IDENTIFIER_BYTES:
+        return name
+    return encoded[:MAX_IDENTIFIER_BYTES].decode('utf-8', 'ignore')
+
+
 def split_qualified(text):
-    """``'a."B c".d'`` -> ``['a', 'B c', 'd']``, folding unquoted parts to lower case."""
+    """``'a."B c".d'`` -> ``['a', 'B c', 'd']``, folding unquoted parts as PostgreSQL does."""
     if not isinstance(text, str) or not text.strip():
         raise IdentifierError('empty name: %r' % (text,))
     parts = []
     i, n = 0, len(text)
     while True:
-        while i < n and text[i].isspace():
+        while i < n and text[i] in WHITESPACE:
             i += 1
         if i < n and text[i] == '"':
             i += 1
@@ -45,13 +67,13 @@ def split_qualified(text):
                 raise IdentifierError('zero-length quoted identifier in %r' % text)
         else:
             start = i
-            while i < n and text[i] not in '."' and not text[i].isspace():
+            while i < n and text[i] not in '."' and text[i] not in WHITESPACE:
                 i += 1
-            part = text[start:i].lower()
+            part = fold_case(text[start:i])
             if not part:
                 raise IdentifierError('missing name in %r' % text)
-        parts.append(part)
-        while i < n and text[i].isspace():
+        parts.append(truncate(part))
+        while i < n and text[i] in WHITESPACE:
             i += 1
         if i >= n:
             return parts

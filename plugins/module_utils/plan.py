@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import namedtuple
 
 from ansible_collections.bemi.postgresql.plugins.module_utils import driver
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import DatabaseError, sql
@@ -42,27 +43,38 @@ class Group(object):
     """Statements applied together.
 
     ``transactional`` groups run in one transaction, with ``settings`` applied by
-    SET LOCAL first; a group whose lock cannot be had within ``lock_timeout`` is
-    retried ``retries`` times with back-off. Other groups run statement by
-    statement outside any transaction (ALTER SYSTEM requires that).
+    SET LOCAL first; a group whose lock cannot be had within ``lock_timeout``, or
+    that lost a deadlock, is retried ``retries`` times with back-off. Other groups
+    run statement by statement outside any transaction (ALTER SYSTEM requires that).
+
+    Only a ``skippable`` group (one that concerns a single object, such as one
+    table's ALTER) may be left out while the rest goes on: when its lock stays
+    busy after the retries it is reported in ``failed``, and when its object was
+    dropped or renamed meanwhile, in ``skipped``. Any other group that cannot
+    run stops the plan with a PlanError, so no run reports work it did not do.
     """
 
-    def __init__(self, steps, transactional, settings=None, retries=0, label=None):
+    def __init__(self, steps, transactional, settings=None, retries=0, label=None, skippable=False):
         self.steps = steps
         self.transactional = transactional
         self.settings = settings or {}
         self.retries = retries
         self.label = label
+        self.skippable = skippable
 
 
-class ApplyResult(object):
-    def __init__(self, queries, failed):
-        self.queries = queries
-        self.failed = failed
+class ApplyResult(namedtuple('ApplyResult', ['queries', 'failed', 'skipped'])):
+    """What ran; labels of skippable groups whose locks stayed busy (``failed``) or whose object has gone (``skipped``)."""
+
+    __slots__ = ()
 
     @property
     def changed(self):
         return bool(self.queries)
+
+
+# How a transactional group ended.
+COMMITTED, LOCKED, GONE = 'committed', 'locked', 'gone'
 
 
 def backoff_delay(attempt, base=0.1, cap=5.0, rand=random.random):
@@ -84,11 +96,11 @@ class Plan(object):
         """A statement that runs on its own, outside a transaction."""
         self.groups.append(Group([Step(statement, masked)], transactional=False))
 
-    def add_transaction(self, steps, settings=None, retries=0, label=None):
+    def add_transaction(self, steps, settings=None, retries=0, label=None, skippable=False):
         """Statements (``Step`` or composables) that must commit or fail together."""
         steps = [step if isinstance(step, Step) else Step(step) for step in steps]
         if steps:
-            self.groups.append(Group(steps, True, settings, retries, label))
+            self.groups.append(Group(steps, True, settings, retries, label, skippable))
 
     def queries(self, conn):
         return [render(conn, step.masked) for group in self.groups for step in group.steps]
@@ -96,22 +108,25 @@ class Plan(object):
     def apply(self, conn, check_mode, sleep=time.sleep):
         """Run the plan (or, in check mode, only describe it).
 
-        Groups whose lock could not be had after their retries are skipped and
-        reported in ``failed`` by label; any other error stops the run with a
-        PlanError that says what had already been done.
+        Skippable groups whose lock stayed busy after their retries are reported
+        in ``failed`` by label, those whose object has gone in ``skipped``; any
+        other error stops the run with a PlanError that says what had already
+        been done.
         """
         if check_mode:
-            return ApplyResult(self.queries(conn), [])
-        executed = []
-        failed = []
+            return ApplyResult(self.queries(conn), [], [])
+        result = ApplyResult([], [], [])
         for group in self.groups:
             if not group.transactional:
                 for step in group.steps:
-                    _execute(conn, step, executed, group.label)
+                    _execute(conn, step, result.queries, group.label)
                 continue
-            if not _run_transaction(conn, group, executed, sleep):
-                failed.append(group.label)
-        return ApplyResult(executed, failed)
+            outcome = _run_transaction(conn, group, result.queries, sleep)
+            if outcome == LOCKED:
+                result.failed.append(group.label)
+            elif outcome == GONE:
+                result.skipped.append(group.label)
+        return result
 
 
 def render(conn, composable):
@@ -141,33 +156,49 @@ def _describe(exc, text):
 
 
 def _run_transaction(conn, group, executed, sleep):
-    """True when the group committed; False when its locks stayed busy after every retry."""
+    """COMMITTED; or, for a skippable group, LOCKED (busy after every retry) or GONE (its object was dropped)."""
     attempt = 0
     while True:
         done = []
         conn.autocommit = False
         try:
             with conn.cursor() as cur:
-                for name, value in sorted(group.settings.items()):
-                    cur.execute(sql.SQL('SELECT set_config({}, {}, true)').format(
-                        sql.Literal(name), sql.Literal(str(value))))
+                if group.settings:
+                    # One round trip for all of them: a run may have thousands of these transactions.
+                    cur.execute(sql.SQL('SELECT {}').format(sql.SQL(', ').join(
+                        sql.SQL('set_config({}, {}, true)').format(sql.Literal(name), sql.Literal(str(value)))
+                        for name, value in sorted(group.settings.items()))))
                 for step in group.steps:
                     cur.execute(step.statement)
                     done.append(render(conn, step.masked))
             conn.commit()
             executed.extend(done)
-            return True
+            return COMMITTED
         except DatabaseError as exc:
             conn.rollback()
-            if driver.sqlstate(exc) != driver.LOCK_NOT_AVAILABLE:
-                failing = group.steps[len(done)].masked if len(done) < len(group.steps) else 'COMMIT'
-                raise PlanError(_describe(exc, render(conn, failing)), list(executed), group.label)
-            if attempt >= group.retries:
-                return False
-            sleep(backoff_delay(attempt))
-            attempt += 1
+            state = driver.sqlstate(exc)
+            if state in driver.LOCK_BUSY and attempt < group.retries:
+                sleep(backoff_delay(attempt))
+                attempt += 1
+                continue
+            if group.skippable and state in driver.LOCK_BUSY:
+                return LOCKED
+            if group.skippable and state in driver.OBJECT_GONE:
+                return GONE
+            failing = render(conn, group.steps[len(done)].masked) if len(done) < len(group.steps) else 'COMMIT'
+            raise PlanError(_transaction_error(exc, failing, attempt + 1), list(executed), group.label)
         finally:
             conn.autocommit = True
+
+
+def _transaction_error(exc, failing, attempts):
+    """What failed; for a lock that stayed busy, also that nothing of the transaction was done and what to do."""
+    message = _describe(exc, failing)
+    if driver.sqlstate(exc) not in driver.LOCK_BUSY:
+        return message
+    return ('another session held a conflicting lock for longer than lock_timeout (or a deadlock), in %d attempt(s), '
+            'so this transaction was rolled back and nothing of it was changed: %s. Fix: run again once that '
+            'session has released its lock (pg_locks and pg_stat_activity show it).' % (attempts, message))
 
 
 def diff(module, before, after):

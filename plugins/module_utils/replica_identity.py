@@ -10,12 +10,16 @@ Every relation the module may care about is read in ONE catalog query
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import (
     ALL_SCHEMAS,
+    SYSTEM_SCHEMA_PARAMS,
     USER_SCHEMA_CONDITION,
     is_system_schema,
 )
+from ansible_collections.bemi.postgresql.plugins.module_utils.connection import query
+from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import (
     IdentifierError,
     display_table,
@@ -52,11 +56,40 @@ SELECT n.nspname AS name FROM pg_catalog.pg_namespace AS n
 WHERE """ + USER_SCHEMA_CONDITION + """
 """
 
+# How many times a run reads the catalogs again for tables that were renamed (or
+# created before the trigger was in place) while it went on. Each read only
+# finds what moved during the previous one, so a few are plenty.
+FOLLOW_UP_READS = 5
+
 LOCK_TIMEOUT_RE = re.compile(r'^\s*(\d+(\.\d+)?)\s*(ms|s|min|h)?\s*$')
 
 
 class ScopeError(ValueError):
     pass
+
+
+def track_choice(identity, tables, track_new_tables):
+    """True (install the trigger), False (remove it) or None (leave it as it is); raises ScopeError.
+
+    Unset, it follows ``identity``, except that setting a list of tables back to
+    DEFAULT leaves the trigger alone: the other tables are still tracked.
+    """
+    if track_new_tables is None:
+        if identity == 'default' and tables is not None:
+            return None
+        return identity == 'full'
+    if track_new_tables and identity == 'default' and tables is None:
+        raise ScopeError('track_new_tables: true would give new tables FULL while identity: default, without tables, '
+                         'sets every table of schemas back to DEFAULT. Use track_new_tables: false to stop tracking, '
+                         'or give the tables to set back to DEFAULT.')
+    return track_new_tables
+
+
+def read_tables(conn):
+    """(rows of TABLES_QUERY, set of user schema names): two catalog queries, whatever the number of tables."""
+    rows = query(conn, TABLES_QUERY, SYSTEM_SCHEMA_PARAMS)
+    schemas = set(row['name'] for row in query(conn, SCHEMAS_QUERY, SYSTEM_SCHEMA_PARAMS))
+    return rows, schemas
 
 
 def parse_schemas(values):
@@ -112,39 +145,47 @@ def _trackable(row):
     return row['kind'] in ('r', 'p') and row['persistence'] != 't' and not row['in_extension']
 
 
-def resolve_scope(rows, existing_schemas, tables, schemas, exclude):
+def _check_schemas(schemas, existing_schemas):
+    """Schemas are checked with a table list too: the event trigger tracks them."""
+    if schemas == [ALL_SCHEMAS]:
+        return []
+    missing = [name for name in schemas if name not in existing_schemas]
+    return ['unknown schemas: %s' % ', '.join(display_name(name) for name in missing)] if missing else []
+
+
+def _select_tables(by_name, tables, problems):
+    selected = []
+    for pair in tables:
+        row = by_name.get(pair)
+        if row is None:
+            problems.append('%s does not exist' % display_table(*pair))
+        elif row['kind'] not in ('r', 'p'):
+            problems.append('%s is a %s, which has no replica identity' % (display_table(*pair), KIND_NAMES[row['kind']]))
+        elif row['in_extension']:
+            problems.append('%s belongs to an extension, whose tables are never changed' % display_table(*pair))
+        else:
+            selected.append(pair)
+    return selected
+
+
+def resolve_scope(rows, existing_schemas, tables, schemas, exclude, strict=True):
     """The (schema, table) pairs in scope, sorted, and warnings.
 
     ``tables`` / ``exclude``: lists of (schema, table); ``schemas``: from parse_schemas.
     Partitions of every selected partitioned table are included, at every level and
     in whatever schema they live. Raises ScopeError, naming every unknown table or
-    schema, before anything changes.
+    schema, before anything changes. With ``strict`` false (a second read in the
+    same run), tables and schemas that have gone meanwhile are left out instead.
     """
     by_name = dict(((row['schema'], row['name']), row) for row in rows)
-    warnings = []
-    selected = []
-    # Every problem is named at once. Schemas are checked with a table list too: the event trigger tracks them.
-    problems = []
-    if schemas != [ALL_SCHEMAS]:
-        missing = [name for name in schemas if name not in existing_schemas]
-        if missing:
-            problems.append('unknown schemas: %s' % ', '.join(display_name(name) for name in missing))
+    problems = _check_schemas(schemas, existing_schemas)
     if tables:
-        for pair in tables:
-            row = by_name.get(pair)
-            if row is None:
-                problems.append('%s does not exist' % display_table(*pair))
-            elif row['kind'] not in ('r', 'p'):
-                problems.append('%s is a %s, which has no replica identity' % (display_table(*pair), KIND_NAMES[row['kind']]))
-            elif row['in_extension']:
-                problems.append('%s belongs to an extension, whose tables are never changed' % display_table(*pair))
-            else:
-                selected.append(pair)
+        selected = _select_tables(by_name, tables, problems)
     else:
         wanted = None if schemas == [ALL_SCHEMAS] else set(schemas)
         selected = [(row['schema'], row['name']) for row in rows
                     if _trackable(row) and (wanted is None or row['schema'] in wanted)]
-    if problems:
+    if problems and strict:
         raise ScopeError('Nothing was changed: %s.' % '; '.join(problems))
     # Partitions: replica identity is not inherited, and a partition may live in another schema.
     children = _children(rows)
@@ -159,6 +200,7 @@ def resolve_scope(rows, existing_schemas, tables, schemas, exclude):
             continue
         result.add(pair)
         todo.extend(children.get(pair, []))
+    warnings = []
     for pair in exclude:
         if pair not in by_name:
             warnings.append('exclude: %s does not exist' % display_table(*pair))
@@ -166,8 +208,19 @@ def resolve_scope(rows, existing_schemas, tables, schemas, exclude):
     return sorted(result), warnings
 
 
+class IdentityChange(namedtuple('IdentityChange', ['schema', 'table', 'before', 'after'])):
+    """One table whose identity must change, from ``before`` to ``after`` (names as in IDENTITY_NAMES)."""
+
+    __slots__ = ()
+
+    @property
+    def label(self):
+        """The table as shown in results, diffs and Plan labels."""
+        return display_table(self.schema, self.table)
+
+
 def plan_identities(rows, scope, identity):
-    """[(schema, table, before, after)] for the tables whose identity must change.
+    """[IdentityChange] for the tables whose identity must change.
 
     FULL replaces any other identity; DEFAULT only undoes FULL (an identity USING
     INDEX or NOTHING was somebody's choice and stays).
@@ -177,9 +230,9 @@ def plan_identities(rows, scope, identity):
     for pair in scope:
         current = by_name[pair]['identity']
         if identity == 'full' and current != 'f':
-            changes.append((pair[0], pair[1], IDENTITY_NAMES[current], 'full'))
+            changes.append(IdentityChange(pair[0], pair[1], IDENTITY_NAMES[current], 'full'))
         elif identity == 'default' and current == 'f':
-            changes.append((pair[0], pair[1], 'full', 'default'))
+            changes.append(IdentityChange(pair[0], pair[1], 'full', 'default'))
     return changes
 
 
@@ -189,6 +242,73 @@ def alter_statement(schema, table, identity):
 
 
 def identity_diff(changes):
-    before = dict((display_table(schema, table), old) for schema, table, old, dummy in changes)
-    after = dict((display_table(schema, table), new) for schema, table, dummy, new in changes)
+    before = dict((change.label, change.before) for change in changes)
+    after = dict((change.label, change.after) for change in changes)
     return before, after
+
+
+def add_alters(plan, changes, options):
+    """One short, skippable transaction per table, under lock_timeout and with retries."""
+    settings = {'lock_timeout': options['lock_timeout'], 'synchronous_commit': 'off'}
+    for change in changes:
+        plan.add_transaction([alter_statement(change.schema, change.table, change.after)], settings=settings,
+                             retries=options['retries'], label=change.label, skippable=True)
+
+
+class Progress(object):
+    """What a run did over its reads of the catalogs: the changes made, the queries run, the tables that
+    stayed locked (``failed``) and those that were dropped or renamed meanwhile (``skipped``)."""
+
+    def __init__(self, changes, applied):
+        self.done = []
+        self.locked = []
+        self.queries = []
+        self.failed = []
+        self.skipped = []
+        self.add(changes, applied)
+
+    def add(self, changes, applied):
+        self.queries.extend(applied.queries)
+        self.failed.extend(applied.failed)
+        for change in changes:
+            if change.label in applied.skipped:
+                if change.label not in self.skipped:
+                    self.skipped.append(change.label)
+            elif change.label in applied.failed:
+                self.locked.append(change)
+            else:
+                self.done.append(change)
+                if change.label in self.skipped:
+                    # A table of that name appeared again and was changed.
+                    self.skipped.remove(change.label)
+
+    def changed_tables(self):
+        return [change.label for change in self.done]
+
+    def diff(self):
+        """(before, after) identities of the tables changed or locked; a table that stayed locked keeps its own."""
+        before, after = identity_diff(self.done + self.locked)
+        for change in self.locked:
+            after[change.label] = change.before
+        return before, after
+
+
+def finish_moved_tables(conn, options, progress):
+    """Read the catalogs again and change what is left in scope, until nothing moved meanwhile.
+
+    Tables that stayed locked are not tried again (they had their retries).
+    """
+    for dummy in range(FOLLOW_UP_READS):
+        rows, existing_schemas = read_tables(conn)
+        scope, dummy_warnings = resolve_scope(rows, existing_schemas, options['tables'], options['schemas'],
+                                              options['exclude'], strict=False)
+        changes = [change for change in plan_identities(rows, scope, options['identity'])
+                   if change.label not in progress.failed]
+        if not changes:
+            return
+        plan = Plan()
+        add_alters(plan, changes, options)
+        applied = plan.apply(conn, check_mode=False)
+        progress.add(changes, applied)
+        if not applied.skipped:
+            return

@@ -14,6 +14,7 @@ is pure: it turns those facts into a list of actions (tuples), which
 from __future__ import annotations
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import quote_ident
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import MASK
 
 NAMEDATALEN = 64
@@ -33,6 +34,64 @@ class RoleError(Exception):
     pass
 
 
+# -- the transaction that sends a password ------------------------------------
+
+# What keeps the statement carrying a password verifier from being recorded (server log,
+# pg_stat_statements, pgaudit, auto_explain, pg_stat_activity): each set with set_config(..., true)
+# in that transaction only, when the server has the setting and this login may set it.
+QUIET_SETTINGS = (
+    ('auto_explain.log_min_duration', '-1'),
+    ('debug_print_parse', 'off'),
+    ('debug_print_plan', 'off'),
+    ('debug_print_rewritten', 'off'),
+    ('log_min_duration_sample', '-1'),
+    ('log_min_duration_statement', '-1'),
+    ('log_min_error_statement', 'panic'),
+    ('log_statement', 'none'),
+    ('log_transaction_sample_rate', '0'),
+    ('pg_stat_statements.track', 'none'),
+    ('pgaudit.log', 'none'),
+    ('track_activities', 'off'),
+)
+
+
+def quiet_settings_query(parameter_privileges):
+    """The QUIET_SETTINGS this server has: value now, and whether this login may SET it (PG 15+ grants)."""
+    may_set = ("pg_catalog.has_parameter_privilege(s.name, 'SET')" if parameter_privileges else 'false')
+    return ("SELECT s.name::text AS name, s.setting::text AS setting, s.context::text AS context, "
+            + may_set + " AS may_set FROM pg_catalog.pg_settings AS s WHERE s.name = ANY (%(names)s) ORDER BY 1")
+
+
+def quiet_settings_args():
+    return {'names': [name for name, dummy in QUIET_SETTINGS]}
+
+
+def quiet_settings(rows, superuser):
+    """(settings to set in the password's transaction, names that may record it and cannot be set)."""
+    wanted = dict(QUIET_SETTINGS)
+    settings = {}
+    unsettable = []
+    for row in rows:
+        value = wanted[row['name']]
+        if superuser or row['context'] == 'user' or row['may_set']:
+            settings[row['name']] = value
+        elif (row['setting'] or '').lower() != value:
+            unsettable.append(row['name'])
+    return settings, sorted(unsettable)
+
+
+def quiet_warning(login, names, parameter_privileges):
+    fix = ('GRANT SET ON PARAMETER %s TO %s' % (', '.join(names), login) if parameter_privileges
+           else 'run as a superuser (PostgreSQL 14 and older have no GRANT SET ON PARAMETER)')
+    return ('The password is sent as a SCRAM-SHA-256 verifier (never in plaintext), but %s may not set %s for that '
+            'transaction, so the server log, pg_stat_statements or pgaudit may record the verifier, which allows an '
+            'offline guess of the password. Fix: %s, or run as a superuser.' % (login, ', '.join(names), fix))
+
+
+def sends_password(actions):
+    return any(action[0] in ('create', 'alter') and action[2] is not None for action in actions)
+
+
 # -- catalog reads ----------------------------------------------------------
 
 def role_query(can_read_authid):
@@ -45,6 +104,14 @@ def role_query(can_read_authid):
         "current_setting('scram_iterations', true) AS scram_iterations, "
         "r.oid AS oid, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolcanlogin, r.rolreplication, "
         "r.rolconnlimit, " + password + " AS rolpassword, "
+        "r.rolvaliduntil::text AS valid_until, coalesce(r.rolvaliduntil < now(), false) AS expired, "
+        "current_database()::text AS dbname, "
+        "EXISTS (SELECT 1 FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a "
+        "        WHERE d.datname = current_database() AND a.grantee = r.oid AND a.privilege_type = 'CONNECT') "
+        "  AS has_connect, "
+        "has_database_privilege(current_database(), 'CONNECT WITH GRANT OPTION') AS login_grants_connect, "
+        "coalesce(has_database_privilege(r.oid, current_database(), 'CONNECT'), "
+        "         has_database_privilege('public', current_database(), 'CONNECT')) AS can_connect, "
         "ARRAY(SELECT DISTINCT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
         "      WHERE m.member = r.oid ORDER BY 1) AS member_of, "
         "ARRAY(SELECT rolname::text FROM pg_roles WHERE rolname = ANY(%(others)s) OR rolname = current_user ORDER BY 1) AS known_roles, "
@@ -143,22 +210,31 @@ def wanted_attributes(replication, connection_limit):
             'replication': replication, 'connection_limit': connection_limit}
 
 
-def plan_present(current_attrs, wanted_attrs, verifier, current_members, wanted_members, states, schemas, owners):
+def plan_present(current_attrs, wanted_attrs, verifier, current_members, wanted_members, states, schemas, owners,
+                 access=None):
     """Actions that make the role and its grants in this database what is asked.
 
     ``current_attrs`` None: the role does not exist. ``wanted_members`` None:
     memberships are not managed. ``schemas`` is the exact set of schemas read.
+    ``access``: {'dbname', 'has_connect', 'expired'} (see access_facts).
     """
     actions = []
+    access = access or {}
     if current_attrs is None:
         actions.append(('create', dict(wanted_attrs), verifier))
     else:
         changed = dict((key, value) for key, value in wanted_attrs.items() if current_attrs.get(key) != value)
         if changed or verifier is not None:
             actions.append(('alter', changed, verifier))
+        if access.get('expired'):
+            # Bemi's login would fail: valid again, for good.
+            actions.append(('renew',))
     if wanted_members is not None:
         actions.extend(('grant_role', group) for group in wanted_members if group not in current_members)
         actions.extend(('revoke_role', group) for group in sorted(current_members) if group not in wanted_members)
+    if access.get('dbname') and not access.get('has_connect') and access.get('can_grant'):
+        # Explicitly, so that REVOKE CONNECT ... FROM PUBLIC (a common hardening) does not lock Bemi out.
+        actions.append(('grant_connect', access['dbname']))
     for schema in schemas:
         state = states.get(schema) or SchemaState(schema)
         if not state.usage:
@@ -182,10 +258,29 @@ def revoke_schema(state):
     return actions
 
 
-def plan_absent(exists, states):
+def access_facts(facts):
+    """What decides Bemi's login to login_db: its own CONNECT grant, whether this login may grant it, expiry."""
+    exists = facts['oid'] is not None
+    return {'dbname': facts['dbname'], 'has_connect': exists and bool(facts['has_connect']),
+            'can_grant': bool(facts['login_grants_connect']), 'can_connect': bool(facts['can_connect']),
+            'expired': bool(facts['expired']), 'valid_until': facts['valid_until'] if exists else None}
+
+
+def connect_warning(name, access):
+    """A warning when the role will not be able to connect to login_db and this login cannot grant it."""
+    if access.get('has_connect') or access.get('can_grant') or access.get('can_connect'):
+        return None
+    return ('Role %s may not connect to database %s (CONNECT was revoked from PUBLIC), and the login user may not '
+            'grant it. Fix: as the database owner or a superuser, GRANT CONNECT ON DATABASE %s TO %s.'
+            % (quote_ident(name), quote_ident(access['dbname']), quote_ident(access['dbname']), quote_ident(name)))
+
+
+def plan_absent(exists, states, access=None):
     if not exists:
         return []
     actions = []
+    if access and access.get('has_connect') and access.get('can_grant'):
+        actions.append(('revoke_connect', access['dbname']))
     for schema in sorted(states):
         actions.extend(revoke_schema(states[schema]))
     return actions + [('drop_owned',), ('drop_role',)]
@@ -193,15 +288,29 @@ def plan_absent(exists, states):
 
 def needs_role_privilege(actions):
     """Whether the actions create, alter, drop or change the memberships of the role."""
-    return any(action[0] in ('create', 'alter', 'grant_role', 'revoke_role', 'drop_role') for action in actions)
+    return any(action[0] in ('create', 'alter', 'renew', 'grant_role', 'revoke_role', 'drop_role')
+               for action in actions)
 
 
-def describe(attrs, members, states):
+def predicted_access(actions, access):
+    """``access`` once the actions have run."""
+    access = dict(access or {})
+    for action in actions:
+        if action[0] == 'grant_connect':
+            access['has_connect'] = True
+        elif action[0] == 'revoke_connect':
+            access['has_connect'] = False
+        elif action[0] == 'renew':
+            access['valid_until'], access['expired'] = 'infinity', False
+    return access
+
+
+def describe(attrs, members, states, access=None):
     """The state of the role for diffs and results; ``attrs`` None means absent."""
     if attrs is None:
         return {'state': 'absent'}
     held = dict((name, state) for name, state in states.items() if state.held)
-    return {
+    result = {
         'state': 'present',
         'attributes': dict(attrs),
         'member_of': sorted(members),
@@ -211,6 +320,12 @@ def describe(attrs, members, states):
         'default_privileges': dict((name, sorted(state.default_owners))
                                    for name, state in sorted(held.items()) if state.default_owners),
     }
+    access = access or {}
+    if access.get('dbname'):
+        result['connect'] = bool(access.get('has_connect'))  # CONNECT on login_db, granted to the role itself
+    if access.get('valid_until') is not None:
+        result['valid_until'] = access['valid_until']
+    return result
 
 
 def predicted(actions, attrs, members, states):
@@ -305,6 +420,12 @@ def statements(name, actions):
         elif kind == 'revoke_default':
             stmt = sql.SQL('ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} REVOKE SELECT ON TABLES FROM {}').format(
                 sql.Identifier(action[1]), sql.Identifier(action[2]), role)
+        elif kind == 'renew':
+            stmt = sql.SQL('ALTER ROLE {} VALID UNTIL {}').format(role, sql.Literal('infinity'))
+        elif kind == 'grant_connect':
+            stmt = sql.SQL('GRANT CONNECT ON DATABASE {} TO {}').format(sql.Identifier(action[1]), role)
+        elif kind == 'revoke_connect':
+            stmt = sql.SQL('REVOKE CONNECT ON DATABASE {} FROM {}').format(sql.Identifier(action[1]), role)
         elif kind == 'drop_owned':
             stmt = sql.SQL('DROP OWNED BY {}').format(role)
         elif kind == 'drop_role':

@@ -18,7 +18,7 @@ WAL_LEVEL_ALIASES = {'archive': 'replica', 'hot_standby': 'replica'}
 WAL_LEVEL_ORDER = ('minimal', 'replica', 'logical')
 
 SETTINGS_QUERY = (
-    "SELECT name, setting, boot_val, source, pending_restart, sourcefile, sourceline "
+    "SELECT name, setting, boot_val, source, pending_restart, sourcefile, sourceline, context "
     "FROM pg_settings WHERE name = ANY(%s)"
 )
 # Read fresh from the files at each call: no reload is needed to see ALTER SYSTEM.
@@ -84,7 +84,7 @@ class Setting(object):
     """One setting: ``running`` now, ``configured`` for the next start (None when unreadable)."""
 
     def __init__(self, name, running, configured, boot_val, source, pending_restart,
-                 file_rows, file_readable):
+                 file_rows, file_readable, context=None):
         self.name = name
         self.running = normalize(name, running)
         self.configured = normalize(name, configured)
@@ -93,6 +93,8 @@ class Setting(object):
         self.pending_restart = bool(pending_restart)
         self.file_rows = file_rows
         self.file_readable = file_readable
+        # pg_settings.context: 'postmaster' settings are read only at server start.
+        self.context = context
 
     @property
     def in_auto_conf(self):
@@ -141,7 +143,7 @@ def read_settings(conn, names):
         else:
             configured = None if row['pending_restart'] else row['setting']
         result[name] = Setting(name, row['setting'], configured, row['boot_val'], row['source'],
-                               row['pending_restart'], file_rows[name], readable)
+                               row['pending_restart'], file_rows[name], readable, row['context'])
     return result
 
 

@@ -27,6 +27,20 @@ def plan_settings(state, minimums, settings):
     return changes
 
 
+# pg_settings contexts whose settings only a restart applies: after ALTER SYSTEM of one of
+# them, a reload would change nothing of ours, but would apply whatever half-finished edit
+# postgresql.conf or pg_hba.conf holds.
+RESTART_ONLY_CONTEXTS = ('postmaster',)
+
+
+def needs_reload(changes, settings):
+    """Whether pg_reload_conf() must follow the ALTER SYSTEMs: only when a changed setting takes effect at a reload.
+
+    A setting whose context is unknown counts as reload-level.
+    """
+    return any(settings[name].context not in RESTART_ONLY_CONTEXTS for name, dummy in changes)
+
+
 LOGICAL_SLOTS_QUERY = "SELECT slot_name::text AS name FROM pg_replication_slots WHERE slot_type = 'logical' ORDER BY 1"
 
 

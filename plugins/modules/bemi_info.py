@@ -18,7 +18,7 @@ description:
     and the role Bemi connects with (login, password expiry, CONNECT on the database, REPLICATION, SELECT).
   - Also returns RV(server), the facts about the server that the C(bemi.postgresql.tracking) role needs
     (standby or primary, its files, its schemas), so no C(psql) is needed on the managed host.
-  - Never changes anything, in check mode or not. It creates no temporary objects and no trial slots;
+  - Never changes anything, in check mode or not. Without O(probe), it creates no temporary objects and no trial slots;
     RV(queries) is always empty and C(changed) always false.
   - Reads the catalogs with a fixed number of queries, whatever the number of tables.
   - Runs as any role. What that role may not read (for example C(pg_file_settings) without superuser rights)
@@ -59,6 +59,48 @@ options:
         a number without unit is bytes.
     type: str
     default: 1GB
+  probe:
+    description:
+      - Also prove end to end that Bemi can log in and stream, instead of inferring it from the catalogs only.
+      - Logs in as O(probe_user) over TCP with a C(replication=database) connection (as Bemi does), runs
+        C(IDENTIFY_SYSTEM), checks that O(publication) exists as that role sees it, creates a B(temporary)
+        C(pgoutput) logical slot and starts streaming on O(publication). On PostgreSQL 14 and newer, the admin
+        connection then emits a transactional C(pg_logical_emit_message) that must arrive through the stream
+        (pgoutput's C(messages) option); on 13, a started stream is the proof.
+      - Leaves nothing behind, also on failure or timeout, and in check mode does the same (its slot is temporary).
+        A failed probe makes RV(ready) false and adds one problem naming the failed step and the fix.
+      - Creating a logical slot waits until the transactions open at that moment have ended (Bemi's own slot
+        creation waits the same way). When that takes longer than O(probe_timeout), the problem names the
+        blocking backends with their pid, transaction age and query start.
+      - With V(false) the module reads the catalogs only, and never writes anything.
+    type: bool
+    default: false
+  probe_user:
+    description: The role the probe logs in as, the one Bemi uses. Defaults to O(role).
+    type: str
+  probe_password:
+    description:
+      - The password Bemi logs in with. Never shown in the results or the logs.
+      - Without it, libpq looks in its password file as usual.
+    type: str
+  probe_host:
+    description:
+      - The address Bemi connects to. Defaults to O(login_host) when that is a host name or address,
+        else V(127.0.0.1) (the probe always uses TCP, never the unix socket).
+    type: str
+  probe_port:
+    description: The port Bemi connects to. Defaults to O(login_port).
+    type: int
+  probe_ssl_mode:
+    description: The C(sslmode) of Bemi's connection. Defaults to O(ssl_mode). O(ca_cert) applies too.
+    type: str
+    choices: [allow, disable, prefer, require, verify-ca, verify-full]
+  probe_timeout:
+    description:
+      - Seconds the whole probe may take. A step still waiting then is cancelled and reported; making sure the
+        temporary slot is gone may take up to 3 s more. The connection attempt itself waits at least 2 s (libpq).
+    type: int
+    default: 10
 notes:
   - A member of C(pg_monitor) sees everything it needs except the configuration files, for which it reports
     the running values (the configured ones are null while a restart is pending).
@@ -119,6 +161,20 @@ EXAMPLES = r"""
     schemas: [public, billing]
     max_retained_wal: 512MB
   register: bemi
+
+- name: Prove that Bemi can log in and stream, from where Bemi connects
+  bemi.postgresql.bemi_info:
+    login_db: shop
+    probe: true
+    probe_password: "{{ vault_bemi_password }}"
+    probe_host: db1.example.com
+    probe_timeout: 15
+  register: bemi
+
+- name: Show the step that failed
+  ansible.builtin.debug:
+    msg: "{{ bemi.probe.steps | rejectattr('ok') | map(attribute='name') | list }}: {{ bemi.probe.problem }}"
+  when: not bemi.probe.ok
 
 - name: One line per host for a fleet summary
   ansible.builtin.debug:
@@ -326,16 +382,56 @@ server:
   sample: {in_recovery: false, version_num: 170006, data_directory: /var/lib/postgresql/17/main,
            config_file: /etc/postgresql/17/main/postgresql.conf, hba_file: /etc/postgresql/17/main/pg_hba.conf,
            cluster_name: 17/main, role_exists: true, user_schemas: ['"Sales"', public]}
+probe:
+  description: The end-to-end probe's result (see O(probe)).
+  returned: when O(probe) is true
+  type: dict
+  contains:
+    ok:
+      description: Whether every step succeeded and the temporary slot is gone.
+      type: bool
+    seconds:
+      description: How long the probe took.
+      type: float
+    steps:
+      description:
+        - The steps run, in order, each with C(name), C(ok), C(seconds) and C(error) (null when it succeeded).
+        - C(connect), C(identify_system), C(publication), C(create_slot), C(start_replication),
+          C(receive_message) (PostgreSQL 14+), and always C(cleanup). Steps after a failed one are not run.
+      type: list
+      elements: dict
+    code:
+      description:
+        - Null when the probe succeeded, else a stable code for the failure, for example C(probe_pg_hba),
+          C(probe_password), C(probe_replication), C(probe_wal_senders), C(probe_publication),
+          C(probe_blocked) or C(probe_timeout).
+      type: str
+    problem:
+      description: Null when the probe succeeded, else the sentence added to RV(problems), with the failed step and the fix.
+      type: str
+  sample:
+    ok: true
+    seconds: 0.041
+    code: null
+    problem: null
+    steps:
+      - {name: connect, ok: true, seconds: 0.012, error: null}
+      - {name: identify_system, ok: true, seconds: 0.001, error: null}
+      - {name: publication, ok: true, seconds: 0.001, error: null}
+      - {name: create_slot, ok: true, seconds: 0.009, error: null}
+      - {name: start_replication, ok: true, seconds: 0.002, error: null}
+      - {name: receive_message, ok: true, seconds: 0.011, error: null}
+      - {name: cleanup, ok: true, seconds: 0.003, error: null}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     run_with_connection,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name
 from ansible_collections.bemi.postgresql.plugins.module_utils.info import OptionError, assess, gather, parse_size
+from ansible_collections.bemi.postgresql.plugins.module_utils import probe
 
 
 def main():
@@ -346,8 +442,15 @@ def main():
         schemas=dict(type='list', elements='str', default=['public']),
         slot=dict(type='str', default='bemi'),
         max_retained_wal=dict(type='str', default='1GB'),
+        probe=dict(type='bool', default=False),
+        probe_user=dict(type='str'),
+        probe_password=dict(type='str', no_log=True),
+        probe_host=dict(type='str'),
+        probe_port=dict(type='int'),
+        probe_ssl_mode=dict(type='str', choices=['allow', 'disable', 'prefer', 'require', 'verify-ca', 'verify-full']),
+        probe_timeout=dict(type='int', default=10),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         options = dict(
             publication=module.params['publication'],
@@ -360,8 +463,16 @@ def main():
         module.fail_json(msg=str(exc), changed=False, queries=[])
     if not options['schemas']:
         module.fail_json(msg='schemas must name at least one schema (or * for all).', changed=False, queries=[])
+    if module.params['probe_timeout'] < 1:
+        module.fail_json(msg='probe_timeout must be at least 1 (seconds).', changed=False, queries=[])
 
-    report = run_with_connection(module, lambda conn: assess(gather(conn, options), options), 'Could not read the report')
+    def work(conn):
+        report = assess(gather(conn, options), options)
+        if module.params['probe']:
+            probe.add_to_report(report, probe.run(conn, module.params, options['publication']))
+        return report
+
+    report = run_with_connection(module, work, 'Could not read the report')
     module.exit_json(changed=False, queries=[], **report)
 
 

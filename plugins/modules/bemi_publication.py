@@ -194,9 +194,8 @@ publication:
     publish_via_partition_root: false
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     query_one,
     run_with_connection,
@@ -235,7 +234,7 @@ def main():
                         default=['insert', 'update', 'delete', 'truncate']),
         publish_via_partition_root=dict(type='bool', default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[['tables', 'schemas']])
     scope, tables, schemas = parse_scope(module)
 
@@ -304,8 +303,6 @@ def run(module, conn, scope, tables, schemas):
     # One transaction: a DROP and CREATE (change of scope) is never seen half done.
     plan.add_transaction(build_statements(name, actions), label=name)
     applied = plan.apply(conn, module.check_mode)
-    if applied.failed:
-        module.fail_json(msg='Could not change publication %s: a lock stayed busy.' % name, queries=applied.queries)
 
     if applied.changed and not module.check_mode:
         target = current_from_row(name, query_one(conn, state_query(conn.info.server_version), (name,)))

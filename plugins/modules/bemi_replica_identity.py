@@ -17,16 +17,36 @@ description:
     with back-off and jitter. Nothing waits on a lock longer than O(lock_timeout), so the application
     never queues behind the C(ACCESS EXCLUSIVE) lock request of C(ALTER TABLE). Tables still locked after
     the retries are returned in RV(tables_failed) and the task fails after finishing all the others;
-    a re-run completes them.
-  - With O(track_new_tables=true), installs a DDL event trigger so that tables created later in O(schemas)
+    a re-run completes them. A deadlock is retried in the same way.
+  - A table that is dropped or renamed while the module runs (old partitions dropped by pg_partman or a cron
+    job, a migration) is not an error. It is returned in RV(tables_skipped) with a warning, and the run goes on.
+    Afterwards the module reads the catalogs again and changes the tables that appeared under new names, and
+    the tables that were created before the event trigger was in place.
+  - Only the per-table transactions may be left out in this way. If the event trigger's statements still
+    find their locks busy after the retries, the task fails and says so, having changed no table.
+  - With O(track_new_tables=true), installs a DDL event trigger so that tables that enter O(schemas) later
     get C(REPLICA IDENTITY FULL) too. It keeps the three names of Bemi's published SQL, procedure
     C(public._bemi_set_replica_identity), function C(public._bemi_set_replica_identity_func) and event trigger
     C(_bemi_set_replica_identity_trigger), so a server set up by hand is adopted (the bodies are replaced and
-    the change reported), but not Bemi's bodies. The function reads only what C(pg_event_trigger_ddl_commands) returns,
-    touches only the tables the current command created (also by C(CREATE TABLE AS) and C(SELECT INTO)),
-    has a pinned C(search_path) and schema-qualified names, runs as its owner (C(SECURITY DEFINER)), and
+    the change reported), but not Bemi's bodies. The function reads only what C(pg_event_trigger_ddl_commands) returns
+    and the catalog rows of those tables, touches only the tables the current command brought into a tracked
+    schema, has a pinned C(search_path) and schema-qualified names, runs as its owner (C(SECURITY DEFINER)), and
     turns any failure into a warning instead of failing the user's DDL.
-  - The procedure C(public._bemi_set_replica_identity), called by hand (C(CALL) with no arguments), brings every tracked table to FULL.
+  - The trigger covers C(CREATE TABLE) (partitions included), C(CREATE TABLE AS), C(SELECT INTO),
+    C(CREATE SCHEMA ... CREATE TABLE), C(ALTER TABLE ... SET SCHEMA) into a tracked schema and
+    C(ALTER TABLE ... ATTACH PARTITION) (the partition and its own partitions). It fires on every C(ALTER TABLE),
+    as PostgreSQL cannot filter on the subcommand; any other C(ALTER TABLE) (C(ADD COLUMN),
+    C(REPLICA IDENTITY DEFAULT), ...) costs it two index lookups and changes nothing, so a table set back to
+    C(DEFAULT) stays so. One exception, by construction: a table created and then altered in the same
+    transaction counts as new. Not covered: C(ALTER SCHEMA ... RENAME) to a tracked name; a run of this module
+    covers it.
+  - The procedure C(public._bemi_set_replica_identity), called by hand (C(CALL) with no arguments), brings every
+    tracked table to FULL. Called on its own, it commits after each table, so that no table stays locked longer
+    than its own C(ALTER TABLE); inside a transaction block it cannot commit (it says so) and every table stays
+    locked until that block ends. Each C(ALTER TABLE) waits at most C(lock_timeout) 2s and is retried 5 times
+    with back-off; a table still locked is a warning and the others go on. PostgreSQL lets only a
+    C(SECURITY INVOKER) procedure commit, so it runs with the caller's rights (by default only its owner and
+    superusers may call it).
 author:
   - Bemi (@BemiHQ)
 extends_documentation_fragment:
@@ -76,25 +96,40 @@ options:
       - The longest time each C(ALTER TABLE) waits for its lock (C(SET LOCAL lock_timeout)), as PostgreSQL
         reads it, for example V(2s) or V(500ms). It bounds how long the application can queue behind the
         module. Zero is refused, as it would wait forever.
+      - The transaction that installs, updates or removes the event trigger uses it too.
     type: str
     default: 2s
   retries:
     description:
-      - How many times a table whose lock could not be had is tried again, after an exponential back-off
-        with jitter (0.1 s doubling, at most 5 s).
+      - How many times a table whose lock could not be had (or that lost a deadlock) is tried again, after an
+        exponential back-off with jitter (0.1 s doubling, at most 5 s). The event trigger's transaction is
+        retried in the same way.
     type: int
     default: 5
   track_new_tables:
     description:
       - V(true) installs (or updates) the event trigger; V(false) removes its three objects if they exist.
-      - Defaults to V(true) with O(identity=full) and V(false) with O(identity=default).
-      - Creating an event trigger needs a superuser.
+      - When not given, it is V(true) with O(identity=full) and V(false) with O(identity=default), with one
+        exception. O(identity=default) together with O(tables) leaves the event trigger as it is, because the
+        other tables are still tracked.
+      - V(true) with O(identity=default) is allowed only together with O(tables). New tables then get FULL,
+        and the listed tables go back to DEFAULT. Without O(tables), it is an error, because all tables in
+        O(schemas) would go back to DEFAULT while new ones would get FULL.
+      - Creating or removing an event trigger needs a superuser (on Amazon RDS and Aurora, the master user).
     type: bool
 notes:
   - The transactions that change identities use C(synchronous_commit = off); a change lost in a crash
     is made again by the next run.
   - Installing the event trigger needs a superuser (on Amazon RDS and Aurora, the master user). The trigger
-    function is C(SECURITY DEFINER) and owned by that user, so any role's C(CREATE TABLE) works.
+    function is C(SECURITY DEFINER) and owned by that user. Owned by a superuser, it alters any role's new
+    tables.
+  - Owned by a managed service's admin that is not a superuser (members of C(rds_superuser),
+    C(azure_pg_admin), C(cloudsqlsuperuser)), it may alter only the tables of roles that admin is a member of.
+    Tables created by other roles (the application's migration role, typically) then stay at C(DEFAULT), with
+    only a WARNING in the server log. The module warns when the function's owner cannot alter the tables of
+    a role that owns a tracked schema or tables in one, and names the fix (C(GRANT <that role> TO <owner>)).
+    It leaves a function that the login user already owns as it is (a re-run changes nothing); a superuser
+    login takes over a function that no superuser owns.
 seealso:
   - name: REPLICA IDENTITY
     description: ALTER TABLE ... REPLICA IDENTITY in the PostgreSQL documentation.
@@ -126,6 +161,13 @@ EXAMPLES = r"""
       - '"Sales"."Order Items"'
     track_new_tables: false
 
+- name: One table back to DEFAULT; the event trigger keeps tracking the others and new tables
+  bemi.postgresql.bemi_replica_identity:
+    login_db: shop
+    identity: default
+    tables:
+      - audit_scratch
+
 - name: Stop tracking (back to DEFAULT, trigger removed)
   bemi.postgresql.bemi_replica_identity:
     login_db: shop
@@ -151,8 +193,19 @@ tables_failed:
   type: list
   elements: str
   sample: [public.busy_queue]
+tables_skipped:
+  description:
+    - The tables that were dropped or renamed while this run went on, so they were not changed. A warning names
+      them too. They do not fail the task.
+    - A renamed table in scope is changed under its new name when the module reads the catalogs again.
+  returned: always
+  type: list
+  elements: str
+  sample: [public.events_2019_01]
 event_trigger:
-  description: Whether the event trigger is installed after this run, as V(present) or V(absent).
+  description:
+    - Whether the event trigger is installed after this run, as V(present) or V(absent).
+    - When this run left the trigger as it is, this is its current state.
   returned: always
   type: str
   sample: present
@@ -174,33 +227,34 @@ diff:
       event_trigger: {state: absent}
     after:
       tables: {public.orders: full}
-      event_trigger: {state: present, ours: true, schemas: [public], tags: [CREATE TABLE, CREATE TABLE AS, SELECT INTO], enabled: O}
+      event_trigger: {state: present, ours: true, schemas: [public],
+                      tags: [ALTER TABLE, CREATE SCHEMA, CREATE TABLE, CREATE TABLE AS, SELECT INTO], enabled: O}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYSTEM_SCHEMA_PARAMS
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     query,
     query_one,
     run_with_connection,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils import event_trigger
-from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, PlanError, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity import (
-    SCHEMAS_QUERY,
-    TABLES_QUERY,
+    Progress,
     ScopeError,
-    alter_statement,
+    add_alters,
     check_lock_timeout,
-    identity_diff,
+    finish_moved_tables,
     parse_schemas,
     parse_tables,
     plan_identities,
+    read_tables,
     resolve_scope,
+    track_choice,
 )
+
+TRIGGER_LABEL = 'event trigger'
 
 
 def main():
@@ -214,23 +268,19 @@ def main():
         retries=dict(type='int', default=5),
         track_new_tables=dict(type='bool'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    track = params['track_new_tables']
-    if track is None:
-        track = params['identity'] == 'full'
-    if track and params['identity'] == 'default':
-        module.fail_json(msg='track_new_tables: true would give new tables FULL while identity: default removes it; '
-                             'use track_new_tables: false (the default with identity: default).')
     if params['retries'] < 0:
         module.fail_json(msg='retries must be 0 or more.')
     try:
         options = dict(
+            identity=params['identity'],
             schemas=parse_schemas(params['schemas']),
             tables=parse_tables(params['tables'], 'tables'),
             exclude=parse_tables(params['exclude'], 'exclude'),
             lock_timeout=check_lock_timeout(params['lock_timeout']),
-            track=track,
+            retries=params['retries'],
+            track=track_choice(params['identity'], params['tables'], params['track_new_tables']),
         )
     except ScopeError as exc:
         module.fail_json(msg=str(exc))
@@ -240,10 +290,18 @@ def main():
     run_with_connection(module, lambda conn: run(module, conn, options), 'Could not change the replica identity')
 
 
+def warn_unreachable_owners(module, conn, state, schemas):
+    owner, superuser = event_trigger.function_owner_after(state)
+    if superuser:
+        return
+    roles = event_trigger.unreachable_owners(conn, query, owner, schemas)
+    if roles:
+        module.warn(event_trigger.owner_warning(owner, roles))
+
+
 def run(module, conn, options):
-    rows = query(conn, TABLES_QUERY, SYSTEM_SCHEMA_PARAMS)
-    existing_schemas = set(row['name'] for row in query(conn, SCHEMAS_QUERY, SYSTEM_SCHEMA_PARAMS))
     state = event_trigger.read_state(conn, query_one)
+    rows, existing_schemas = read_tables(conn)
     try:
         scope, warnings = resolve_scope(rows, existing_schemas, options['tables'], options['schemas'],
                                         options['exclude'])
@@ -251,64 +309,78 @@ def run(module, conn, options):
         module.fail_json(msg=str(exc), queries=[])
     for warning in warnings:
         module.warn(warning)
-    identity = module.params['identity']
-    changes = plan_identities(rows, scope, identity)
+    changes = plan_identities(rows, scope, options['identity'])
 
     # The trigger first: tables created while the existing ones are altered are then covered too.
     plan = Plan()
-    if options['track']:
-        trigger_steps = event_trigger.plan_install(
-            state, event_trigger.function_body(conn, options['schemas']),
-            event_trigger.procedure_body(conn, options['schemas']))
-        if trigger_steps:
-            problem = event_trigger.privilege_problem(state, module.params['login_user'])
-            if problem:
-                module.fail_json(msg=problem, queries=[])
-    else:
-        trigger_steps = event_trigger.plan_remove(state)
-        if trigger_steps and not state['superuser'] and not state['provider_roles']:
-            module.fail_json(msg='Removing the event trigger needs a superuser. %s' % event_trigger.privilege_hints(state),
-                             queries=[])
-    plan.add_transaction(trigger_steps, label='event trigger')
-
-    settings = {'lock_timeout': options['lock_timeout'], 'synchronous_commit': 'off'}
-    for schema, table, dummy, new in changes:
-        plan.add_transaction([alter_statement(schema, table, new)], settings=settings,
-                             retries=module.params['retries'], label=display_table(schema, table))
-
+    trigger_steps = plan_trigger(module, conn, state, options)
+    plan.add_transaction(trigger_steps, settings={'lock_timeout': options['lock_timeout']},
+                         retries=options['retries'], label=TRIGGER_LABEL)
+    add_alters(plan, changes, options)
     try:
         applied = plan.apply(conn, module.check_mode)
     except PlanError as exc:
-        if exc.label == 'event trigger' and ('permission denied' in exc.message or 'must be' in exc.message):
+        if exc.label == TRIGGER_LABEL and ('permission denied' in exc.message or 'must be' in exc.message):
             exc.message = '%s %s' % (exc.message, event_trigger.privilege_hints(state))
         raise
+    progress = Progress(changes, applied)
+    if not module.check_mode and (trigger_steps or applied.skipped):
+        # Tables created before the trigger was in place, or renamed during this run, are read again.
+        finish_moved_tables(conn, options, progress)
+    report(module, state, options, progress)
 
-    failed = list(applied.failed)
-    changed_tables = [display_table(schema, table) for schema, table, dummy, dummy2 in changes
-                      if display_table(schema, table) not in failed]
-    present = options['track']
-    tracked = options['schemas'] if present else []
 
-    before_tables, after_tables = identity_diff(changes)
-    for name in failed:
-        after_tables[name] = before_tables[name]
+def plan_trigger(module, conn, state, options):
+    """The event trigger's statements: install or update, remove, or none (``track`` None leaves it as it is)."""
+    if options['track'] is None:
+        return []
+    if options['track']:
+        steps = event_trigger.plan_install(
+            state, event_trigger.function_body(conn, options['schemas']),
+            event_trigger.procedure_body(conn, options['schemas']))
+        problem = event_trigger.privilege_problem(state, module.params['login_user']) if steps else None
+        if problem:
+            module.fail_json(msg=problem, queries=[])
+        warn_unreachable_owners(module, conn, state, options['schemas'])
+        return steps
+    steps = event_trigger.plan_remove(state)
+    if steps and not state['superuser'] and not state['provider_roles']:
+        module.fail_json(msg='Removing the event trigger needs a superuser. %s' % event_trigger.privilege_hints(state),
+                         queries=[])
+    return steps
+
+
+def report(module, state, options, progress):
+    """exit_json with the tables changed, skipped and failed; fail_json when some stayed locked."""
+    if options['track'] is None:
+        current = event_trigger.describe(state)
+        present = current['state'] == 'present'
+        tracked = (current.get('schemas') or []) if present else []
+    else:
+        present = options['track']
+        tracked = options['schemas'] if present else []
+    before_tables, after_tables = progress.diff()
     result = dict(
-        changed=applied.changed,
-        queries=applied.queries,
-        tables_changed=changed_tables,
-        tables_failed=failed,
+        changed=bool(progress.queries),
+        queries=progress.queries,
+        tables_changed=progress.changed_tables(),
+        tables_failed=progress.failed,
+        tables_skipped=progress.skipped,
         event_trigger='present' if present else 'absent',
         tracked_schemas=tracked,
     )
-    result_diff = diff(module,
-                       {'tables': before_tables, 'event_trigger': event_trigger.describe(state)},
-                       {'tables': after_tables, 'event_trigger': event_trigger.describe_wanted(tracked, present)})
+    after_trigger = current if options['track'] is None else event_trigger.describe_wanted(tracked, present)
+    result_diff = diff(module, {'tables': before_tables, 'event_trigger': event_trigger.describe(state)},
+                       {'tables': after_tables, 'event_trigger': after_trigger})
     if result_diff is not None:
         result['diff'] = result_diff
-    if failed:
+    if progress.skipped:
+        module.warn('These tables were dropped or renamed while this run went on, and were skipped: %s.'
+                    % ', '.join(progress.skipped))
+    if progress.failed:
         module.fail_json(msg='These tables stayed locked for lock_timeout %s after %d retries and were not changed: %s. '
                              'All other tables were changed. Re-run when they are less busy, or raise lock_timeout '
-                             'or retries.' % (options['lock_timeout'], module.params['retries'], ', '.join(failed)),
+                             'or retries.' % (options['lock_timeout'], options['retries'], ', '.join(progress.failed)),
                          **result)
     module.exit_json(**result)
 

@@ -19,6 +19,22 @@ description:
     (partitioned tables, views and foreign tables included), and default privileges so that tables
     created later by the roles in O(default_privileges_for) are readable too. Grants in schemas that are
     no longer listed are revoked.
+  - The role is granted C(CONNECT) on O(login_db) in its own name, so that C(REVOKE CONNECT ... FROM PUBLIC),
+    a common hardening step, does not lock Bemi out; O(state=absent) revokes it. When the login user may not
+    grant it (it is not the database's owner or a superuser), nothing is planned, and a warning names the fix
+    if the role could not connect at all.
+  - A role whose C(VALID UNTIL) has passed cannot log in: it is made valid again with C(VALID UNTIL 'infinity'),
+    shown in the diff as C(valid_until). A date still in the future is left as it is.
+  - The transaction that sends a password (create, or a change) sets, with C(set_config(..., true)) so that nothing
+    outlives it, C(log_statement=none), C(log_min_duration_statement=-1), C(log_min_duration_sample=-1),
+    C(log_transaction_sample_rate=0), C(log_min_error_statement=panic) (an error does not echo the statement),
+    C(track_activities=off) (C(pg_stat_activity) does not show it), C(debug_print_parse/rewritten/plan=off), and
+    where loaded C(pg_stat_statements.track=none), C(pgaudit.log=none) and C(auto_explain.log_min_duration=-1).
+    So the verifier is recorded neither in the server log nor in C(pg_stat_statements), pgaudit or auto_explain.
+    No other transaction is changed; the C(set_config) statements themselves are logged and hold no secret.
+  - Those settings need a superuser, or on PostgreSQL 15 and newer C(GRANT SET ON PARAMETER). A login without
+    them gets one warning that names the settings it may not set and the C(GRANT) to run; the role is still
+    managed, and the verifier may then be recorded.
   - Everything is read back from C(pg_authid), C(pg_namespace), C(pg_class) ACLs and C(pg_default_acl),
     so a re-run is C(changed=false) with no queries. All changes run in one transaction; when one fails,
     nothing has changed.
@@ -99,7 +115,11 @@ notes:
   - Needs a superuser, or a role with C(CREATEROLE) (on PostgreSQL 15 and older, giving C(REPLICATION)
     needs a superuser; on 16 and newer a role that has C(REPLICATION) itself). Default privileges for
     another role need membership in it.
-  - The server's statement log shows the verifier sent, never the password.
+  - What is recorded where: the plaintext password never leaves the managed host. The verifier is stored in
+    C(pg_authid) (readable by superusers only), as PostgreSQL needs it; it is kept out of the server log,
+    C(pg_stat_statements), pgaudit, auto_explain and C(pg_stat_activity) as described above (with the privileges
+    to set those settings). It still reaches the server over the connection (use O(ssl_mode) for remote servers)
+    and the write-ahead log, like every catalog change.
   - The password only shows as C(password=changed) in the diff; RV(queries) show it as C(********).
 seealso:
   - name: CREATE ROLE
@@ -158,6 +178,7 @@ queries:
   elements: str
   sample:
     - "CREATE ROLE \"bemi\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION CONNECTION LIMIT -1 PASSWORD '********'"
+    - "GRANT CONNECT ON DATABASE \"app\" TO \"bemi\""
     - "GRANT USAGE ON SCHEMA \"public\" TO \"bemi\""
     - "GRANT SELECT ON ALL TABLES IN SCHEMA \"public\" TO \"bemi\""
     - "ALTER DEFAULT PRIVILEGES FOR ROLE \"postgres\" IN SCHEMA \"public\" GRANT SELECT ON TABLES TO \"bemi\""
@@ -192,22 +213,28 @@ role:
       description: For each schema, the roles whose future tables it may read.
       type: dict
       sample: {public: [app_migrations]}
+    connect:
+      description: Whether the role holds C(CONNECT) on O(login_db) in its own name (not only through C(PUBLIC)).
+      type: bool
+      sample: true
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     query,
     query_one,
     run_with_connection,
+    server_version_num,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, Step, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
     GRANTS_QUERY,
     RoleError,
+    access_facts,
     check_role_name,
+    connect_warning,
     current_attributes,
     describe,
     grants_args,
@@ -215,13 +242,20 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.role import (
     plan_absent,
     plan_present,
     predicted,
+    predicted_access,
+    quiet_settings,
+    quiet_settings_args,
+    quiet_settings_query,
+    quiet_warning,
     role_query,
     schema_states,
+    sends_password,
     statements,
     unique,
     wanted_attributes,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.scram import MD5, DEFAULT_ITERATIONS, decide_password
+from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
 
 def main():
@@ -237,7 +271,7 @@ def main():
         schemas=dict(type='list', elements='str', default=['public']),
         default_privileges_for=dict(type='list', elements='str'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     try:
         check_role_name(params['name'])
@@ -283,9 +317,10 @@ def run(module, conn, schemas):
     wanted_schemas = schemas if params['state'] == 'present' else []
     states = schema_states(query(conn, GRANTS_QUERY, grants_args(facts['oid'], wanted_schemas)))
     changed_password = False
+    access = access_facts(facts)
     if params['state'] == 'absent':
         refuse_drop_elsewhere(module, name, facts, exists)
-        actions = plan_absent(exists, states)
+        actions = plan_absent(exists, states, access)
     else:
         missing = [schema for schema in schemas if schema not in states]
         if missing:
@@ -297,9 +332,11 @@ def run(module, conn, schemas):
                                    params['update_password'], encryption, iterations)
         if decision.warning:
             module.warn(decision.warning)
+        if connect_warning(name, access):
+            module.warn(connect_warning(name, access))
         changed_password = decision.change
         actions = plan_present(attrs, wanted_attributes(params['replication'], params['connection_limit']),
-                               decision.verifier, members, params['member_of'], states, schemas, owners)
+                               decision.verifier, members, params['member_of'], states, schemas, owners, access)
 
     if needs_role_privilege(actions) and not (facts['login_superuser'] or facts['login_createrole']):
         module.fail_json(msg='Role %s may not create, alter or drop roles: it is neither a superuser nor has '
@@ -308,12 +345,12 @@ def run(module, conn, schemas):
 
     plan = Plan()
     plan.add_transaction([Step(statement, masked) for statement, masked in statements(name, actions)],
-                         label='role %s' % name)
+                         settings=password_settings(module, conn, facts, actions), label='role %s' % name)
     applied = plan.apply(conn, module.check_mode)
 
     after_attrs, after_members, after_states = predicted(actions, attrs, members, states)
-    before = describe(attrs, members, states)
-    after = describe(after_attrs, after_members, after_states)
+    before = describe(attrs, members, states, access)
+    after = describe(after_attrs, after_members, after_states, predicted_access(actions, access))
     if changed_password:
         after['password'] = 'changed'
     result = dict(changed=applied.changed, queries=applied.queries, role={
@@ -323,11 +360,24 @@ def run(module, conn, schemas):
         'member_of': after.get('member_of', []),
         'schemas': after.get('schemas', []),
         'default_privileges': after.get('default_privileges', {}),
+        'connect': after.get('connect', False),
     })
     result_diff = diff(module, before, after)
     if result_diff is not None:
         result['diff'] = result_diff
     module.exit_json(**result)
+
+
+def password_settings(module, conn, facts, actions):
+    """The settings that keep the verifier out of logs and statistics, for the transaction that sends it only."""
+    if not sends_password(actions):
+        return {}
+    grants = supports(server_version_num(conn), 'parameter_privileges')
+    rows = query(conn, quiet_settings_query(grants), quiet_settings_args())
+    settings, unsettable = quiet_settings(rows, facts['login_superuser'])
+    if unsettable:
+        module.warn(quiet_warning(facts['login_name'], unsettable, grants))
+    return settings
 
 
 def refuse_drop_elsewhere(module, name, facts, exists):

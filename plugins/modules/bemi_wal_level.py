@@ -14,8 +14,12 @@ description:
   - Compares against the B(configured) value (what the next start will use, read from
     C(pg_file_settings)), not only the running one. A second run before the restart is
     therefore C(changed=false) and still reports RV(restart_required=true).
-  - Changes are made with C(ALTER SYSTEM), which writes C(postgresql.auto.conf), followed by
-    a call of C(pg_reload_conf). A value given in C(postgresql.conf) is reported in a warning, never edited.
+  - Changes are made with C(ALTER SYSTEM), which writes C(postgresql.auto.conf). A value given in C(postgresql.conf)
+    is reported in a warning, never edited.
+  - C(pg_reload_conf) is called only when a changed setting takes effect at a reload. C(wal_level),
+    C(max_replication_slots) and C(max_wal_senders) take effect only at a restart, so no reload is needed for them.
+    A needless reload would also apply any unfinished edit of C(postgresql.conf) or C(pg_hba.conf).
+    RV(queries) lists the reload when one is run.
   - The module never restarts PostgreSQL. It reports RV(restart_required); the
     C(bemi.postgresql.tracking) role restarts when that is true.
 author:
@@ -93,7 +97,7 @@ queries:
   returned: always
   type: list
   elements: str
-  sample: ["ALTER SYSTEM SET wal_level = 'logical'", "SELECT pg_reload_conf()"]
+  sample: ["ALTER SYSTEM SET wal_level = 'logical'"]
 restart_required:
   description:
     - Whether the server must be restarted for the configured C(wal_level) (and any minimum
@@ -127,9 +131,8 @@ max_wal_senders:
   sample: {running: 10, configured: 10}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     query,
     query_one,
@@ -146,6 +149,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
     LOGICAL_SLOTS_QUERY,
     REPORTED,
     alter_privilege_problem,
+    needs_reload,
     plan_settings,
     predicted_configured,
     privileges_query,
@@ -160,7 +164,7 @@ def main():
         min_replication_slots=dict(type='int'),
         min_wal_senders=dict(type='int'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     minimums = {
         'max_replication_slots': module.params['min_replication_slots'],
         'max_wal_senders': module.params['min_wal_senders'],
@@ -200,17 +204,17 @@ def run(module, conn, minimums):
             plan.add(sql.SQL('ALTER SYSTEM RESET {}').format(sql.SQL(name)))
         else:
             plan.add(sql.SQL('ALTER SYSTEM SET {} = {}').format(sql.SQL(name), sql.Literal(value)))
-    # The reload only refreshes pg_settings.pending_restart (these settings wait
-    # for a restart anyway), so a role that may not reload can skip it.
-    if plan and can_reload:
-        plan.add(sql.SQL('SELECT pg_reload_conf()'))
-    elif plan:
-        module.warn('%s may not run pg_reload_conf(), so pg_settings.pending_restart stays false until the next '
-                    'reload; the restart is still required.' % module.params['login_user'])
+    if changes and needs_reload(changes, settings):
+        if can_reload:
+            plan.add(sql.SQL('SELECT pg_reload_conf()'))
+        else:
+            module.warn('%s may not run pg_reload_conf(), so the new settings take effect at the next reload.'
+                        % module.params['login_user'])
     applied = plan.apply(conn, module.check_mode)
 
     before = dict((name, settings[name].configured) for name in managed)
-    if module.check_mode:
+    if module.check_mode or not settings['wal_level'].file_readable:
+        # Without pg_file_settings, what was just written cannot be read back (and no reload flags it).
         after = predicted_configured(changes, settings)
     else:
         settings = read_settings(conn, REPORTED)

@@ -37,6 +37,23 @@ def pytest_generate_tests(metafunc):
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'min_major(n): the test needs PostgreSQL n or newer')
+    config.addinivalue_line('markers', "storm: the DDL storm test (deselect with -m 'not storm')")
+
+
+FIGURES = []
+
+
+def pytest_runtest_logreport(report):
+    """Collect the figures tests record (record_property('figures', ...)); xdist sends them from its workers."""
+    if report.when == 'call':
+        FIGURES.extend(value for name, value in report.user_properties if name == 'figures')
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section('figures')
+        for line in sorted(FIGURES):
+            terminalreporter.write_line(line)
 
 
 class ClusterPool(object):

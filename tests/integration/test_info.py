@@ -10,7 +10,7 @@ from ansible_run import run_module
 TRIGGER_FUNCTION_SQL = """
 CREATE FUNCTION public._bemi_set_replica_identity_func() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
--- bemi.postgresql event trigger v1
+-- bemi.postgresql event trigger v2
 -- bemi.postgresql tracked schemas: ["public"]
 DECLARE
   cmd record;
@@ -225,6 +225,14 @@ def test_healthy_database(pool, major):
     has(stale['problems'], 'Event trigger _bemi_set_replica_identity_trigger is disabled',
         'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE')
     assert len(stale['problems']) == 2
+
+    # Our own earlier version (v1, before CREATE SCHEMA, SET SCHEMA and ATTACH PARTITION were covered): outdated.
+    cluster.query(TRIGGER_FUNCTION_SQL.split('CREATE PROCEDURE')[0].replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')
+                  .replace('event trigger v2', 'event trigger v1')
+                  + 'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE', dbname='ready')
+    old = report_of(info(cluster, 'ready', schemas=['public']))
+    assert old['event_trigger']['up_to_date'] is False
+    has(old['problems'], 'Event trigger _bemi_set_replica_identity_trigger is outdated', 'track_new_tables')
 
 
 def test_pending_restart_and_unreadable_settings(pool, major):

@@ -43,7 +43,7 @@ def test_modules_with_psycopg3(pool, major, psycopg3_python):
 
     wal = run('bemi_wal_level', {}, check=True)
     assert not wal.failed, wal
-    assert wal['queries'] == ["ALTER SYSTEM SET wal_level = 'logical'", 'SELECT pg_reload_conf()']
+    assert wal['queries'] == ["ALTER SYSTEM SET wal_level = 'logical'"]
     wal = run('bemi_wal_level', {})
     assert wal['changed'] and wal['restart_required'] and wal['wal_level']['configured'] == 'logical'
     assert run('bemi_wal_level', {})['changed'] is False
@@ -69,3 +69,28 @@ def test_modules_with_psycopg3(pool, major, psycopg3_python):
     assert info['publication']['tables'] == ['public.items']
     assert info['restart_required'] is True
     pool.clusters.pop((major, 'psycopg3')).destroy()
+
+
+def test_trigger_body_is_the_same_with_either_driver(pg, major, psycopg3_python):
+    """Installed through psycopg2, then run through psycopg 3: nothing to change.
+
+    psycopg2 renders a text[] literal as ARRAY['public'] and psycopg 3 as '{public}', and a
+    backslash differently; the stored body must not depend on that, or a fleet whose hosts use
+    both drivers would replace the function on every run. Runs on every major.
+    """
+    name = 'drivers_%d' % os.getpid()
+    pg.query('CREATE DATABASE %s' % name)
+    try:
+        pg.query('CREATE SCHEMA app; CREATE SCHEMA "we\\ird \'x\'"; CREATE TABLE app.t (id int)', dbname=name)
+        args = dict(pg.connection_args(), login_db=name, schemas=['public', 'app', '"we\\ird \'x\'"'])
+        first = run_module('bemi_replica_identity', args)
+        assert not first.failed and first['changed'] is True, first
+        again = run_module('bemi_replica_identity', args, python=psycopg3_python)
+        assert not again.failed, again
+        assert again['changed'] is False and again['queries'] == [], again.result
+        # And back: what psycopg 3 would write is what psycopg2 wrote.
+        assert run_module('bemi_replica_identity', args)['changed'] is False
+        pg.query('CREATE TABLE "we\\ird \'x\'".later (id int)', dbname=name)
+        assert pg.scalar("SELECT relreplident FROM pg_class WHERE relname = 'later'", dbname=name) == 'f'
+    finally:
+        pg.query('DROP DATABASE %s WITH (FORCE)' % name)

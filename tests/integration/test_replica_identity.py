@@ -17,12 +17,13 @@ from ansible_run import run_module
 MODULE = 'bemi_replica_identity'
 _counter = itertools.count()
 
-TRIGGER_TAGS = ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO']
+TRIGGER_TAGS = ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA', 'ALTER TABLE']
 CREATE_TRIGGER = ('CREATE EVENT TRIGGER "_bemi_set_replica_identity_trigger" ON ddl_command_end '
-                  "WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO') "
+                  "WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA', 'ALTER TABLE') "
                   'EXECUTE FUNCTION "public"."_bemi_set_replica_identity_func"()')
+MARKER = '-- bemi.postgresql event trigger v2'
 REVOKE = 'REVOKE ALL ON PROCEDURE "public"."_bemi_set_replica_identity"() FROM PUBLIC'
-CREATE_PROCEDURE = 'CREATE OR REPLACE PROCEDURE "public"."_bemi_set_replica_identity"() LANGUAGE plpgsql SECURITY DEFINER'
+CREATE_PROCEDURE = 'CREATE OR REPLACE PROCEDURE "public"."_bemi_set_replica_identity"() LANGUAGE plpgsql AS'
 CREATE_FUNCTION = ('CREATE OR REPLACE FUNCTION "public"."_bemi_set_replica_identity_func"() RETURNS event_trigger '
                    'LANGUAGE plpgsql SECURITY DEFINER')
 
@@ -164,9 +165,9 @@ def test_scope_check_mode_and_idempotence(db):
     # What ran is what is installed, marked as ours with its schemas (bemi_info reads these lines).
     source = db.function_source()
     assert source == body_of(queries[2])
-    assert '-- bemi.postgresql event trigger v1' in source.splitlines()
+    assert MARKER in source.splitlines()
     assert '-- bemi.postgresql tracked schemas: ["public"]' in source.splitlines()
-    assert '-- bemi.postgresql event trigger v1' in db.scalar(
+    assert MARKER in db.scalar(
         "SELECT prosrc FROM pg_proc WHERE oid = 'public._bemi_set_replica_identity()'::regprocedure").splitlines()
     assert db.sql("SELECT evtevent, evttags, evtenabled FROM pg_event_trigger") == [
         ('ddl_command_end', TRIGGER_TAGS, 'O')]
@@ -410,3 +411,131 @@ def test_lock_safety(db):
     # Wall clock, Ansible included: no more than the retries over a normal run (loose: machines are busy).
     assert elapsed < (time.time() - started) + 0.9 + 3.0, elapsed
     assert db.identities()['public.x'] == 'f'
+
+
+def test_trigger_covers_tables_entering_by_other_commands(db):
+    """CREATE SCHEMA ... CREATE TABLE, SET SCHEMA and ATTACH PARTITION bring tables in; other ALTER TABLEs do not."""
+    db.sql("""
+        CREATE SCHEMA outside;
+        CREATE TABLE public.events (id int, at int) PARTITION BY RANGE (at);
+        CREATE TABLE public.kept_default (id int);
+    """)
+    install(db, exclude=['kept_default'])
+    db.sql("""
+        CREATE TABLE outside.moved (id int);
+        ALTER TABLE outside.moved SET SCHEMA public;
+        CREATE TABLE outside.events_a (id int, at int) PARTITION BY RANGE (id);
+        CREATE TABLE outside.events_a_low PARTITION OF outside.events_a FOR VALUES FROM (0) TO (10);
+        ALTER TABLE public.events ATTACH PARTITION outside.events_a FOR VALUES FROM (0) TO (100);
+        CREATE TABLE outside.stays (id int);
+        ALTER TABLE outside.stays ADD COLUMN note text;
+    """)
+    ids = db.identities()
+    assert [ids[t] for t in ('public.moved', 'outside.events_a', 'outside.events_a_low')] == ['f'] * 3
+    assert ids['outside.stays'] == 'd'
+    # An ALTER TABLE that brings nothing in changes nothing: an excluded table, a table set back by hand.
+    db.sql('ALTER TABLE public.kept_default ADD COLUMN note text')
+    db.sql('ALTER TABLE public.moved REPLICA IDENTITY DEFAULT')
+    db.sql('ALTER TABLE public.moved ADD COLUMN note text')
+    db.sql('ALTER TABLE public.events ADD COLUMN note text')
+    db.sql('ALTER TABLE outside.events_a_low REPLICA IDENTITY DEFAULT')
+    db.sql('ALTER TABLE public.events DETACH PARTITION outside.events_a')
+    ids = db.identities()
+    assert ids['public.kept_default'] == 'd' and ids['public.moved'] == 'd' and ids['outside.events_a_low'] == 'd'
+    # Attached again (in a transaction, as migrations do): the partition and its own partition enter again.
+    db.sql('BEGIN; ALTER TABLE public.events ATTACH PARTITION outside.events_a FOR VALUES FROM (0) TO (100); COMMIT')
+    assert db.identities()['outside.events_a_low'] == 'f'
+
+    install(db, schemas=['*'])
+    db.sql('CREATE SCHEMA billing CREATE TABLE invoices (id int) CREATE TABLE lines (id int)')
+    ids = db.identities()
+    assert ids['billing.invoices'] == 'f' and ids['billing.lines'] == 'f'
+
+
+def test_procedure_commits_table_by_table(db):
+    """CALL by hand: each table committed (and unlocked) before the next; in a transaction block, all at its end."""
+    db.sql('CREATE TABLE public.a (id int); CREATE TABLE public.b (id int); CREATE TABLE public.c (id int)')
+    install(db, track_new_tables=True)
+    db.sql('ALTER TABLE public.a REPLICA IDENTITY DEFAULT; ALTER TABLE public.b REPLICA IDENTITY DEFAULT; '
+           'ALTER TABLE public.c REPLICA IDENTITY DEFAULT')
+    locker = db.connect()
+    locker.autocommit = False
+    locker.cursor().execute('LOCK TABLE public.b IN ACCESS SHARE MODE')
+    caller = db.connect()
+    pid = caller.get_backend_pid()
+    errors = []
+
+    def call():
+        try:
+            caller.cursor().execute('CALL public._bemi_set_replica_identity()')
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    try:
+        deadline = time.time() + 20
+        while db.scalar("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", (pid,)) == 0:
+            assert time.time() < deadline, 'the procedure never waited for public.b'
+            time.sleep(0.05)
+        # While it waits for b (at most lock_timeout 2s per attempt), a is done, committed and unlocked.
+        assert db.identities()['public.a'] == 'f'
+        assert db.scalar("SELECT count(*) FROM pg_locks WHERE pid = %s AND relation = 'public.a'::regclass",
+                         (pid,)) == 0
+        waiting = db.scalar("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted "
+                            "AND relation = 'public.b'::regclass", (pid,))
+        assert waiting == 1
+    finally:
+        locker.rollback()
+        locker.close()
+        thread.join()
+    assert not errors, errors
+    assert [db.identities()[t] for t in ('public.a', 'public.b', 'public.c')] == ['f'] * 3
+
+    # Inside a transaction block it cannot commit: it says so, and all is done at the caller's COMMIT.
+    db.sql('ALTER TABLE public.a REPLICA IDENTITY DEFAULT; ALTER TABLE public.c REPLICA IDENTITY DEFAULT')
+    cur = caller.cursor()
+    cur.execute('BEGIN')
+    cur.execute("SET LOCAL lock_timeout = '7s'")
+    cur.execute('CALL public._bemi_set_replica_identity()')
+    assert any('inside a transaction block' in notice for notice in caller.notices)
+    assert db.identities()['public.a'] == 'd'  # not yet committed
+    cur.execute('SHOW lock_timeout')
+    assert cur.fetchone()[0] == '7s'  # the caller's own setting is back
+    cur.execute('COMMIT')
+    caller.close()
+    assert db.identities()['public.a'] == 'f' and db.identities()['public.c'] == 'f'
+
+
+def test_managed_service_admin_owns_the_trigger(db):
+    """A non-superuser admin (a member of rds_superuser, as on Amazon RDS) that owns the trigger function."""
+    suffix = db.name
+    admin, app, provider = 'admin_' + suffix, 'app_' + suffix, 'rds_superuser'
+    db.sql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_superuser') THEN "
+           "CREATE ROLE rds_superuser; END IF; END $$")
+    db.sql('CREATE ROLE %s LOGIN CREATEROLE; CREATE ROLE %s LOGIN; GRANT %s TO %s; GRANT CREATE ON SCHEMA public TO %s'
+           % (admin, app, provider, admin, app))
+    try:
+        db.sql('CREATE TABLE public.before_admin (id int)', user=app)
+        install(db)
+        # As if the admin had installed it: the function is the admin's.
+        db.sql('ALTER FUNCTION public._bemi_set_replica_identity_func() OWNER TO %s' % admin)
+        as_admin = dict(login_user=admin)
+        again = check_then_apply(db, **as_admin)
+        assert again['changed'] is False and again['queries'] == [], again.result
+        warning = [w for w in again.get('warnings', []) if 'may not alter tables owned by' in w]
+        assert len(warning) == 1 and app in warning[0] and 'GRANT %s TO %s' % (app, admin) in warning[0], again.result
+        # The limit, for real: the admin's SECURITY DEFINER function cannot alter the app's new table.
+        db.sql('CREATE TABLE public.by_app (id int)', user=app)
+        assert db.identities()['public.by_app'] == 'd'
+        # The fix the warning gives: the table is then done by a run, the next ones by the trigger.
+        db.sql('GRANT %s TO %s' % (app, admin))
+        fixed = run(db, **as_admin)
+        assert not fixed.failed and fixed['tables_changed'] == ['public.by_app'], fixed.result
+        assert not [w for w in fixed.get('warnings', []) if 'may not alter tables owned by' in w]
+        assert_idempotent(db, **as_admin)
+        db.sql('CREATE TABLE public.by_app_later (id int)', user=app)
+        assert db.identities()['public.by_app_later'] == 'f'
+    finally:
+        db.sql('DROP EVENT TRIGGER IF EXISTS _bemi_set_replica_identity_trigger; DROP OWNED BY %s, %s; '
+               'DROP ROLE %s; DROP ROLE %s' % (admin, app, admin, app))

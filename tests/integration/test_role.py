@@ -116,6 +116,7 @@ def test_create_login_read_and_default_privileges(server):
         assert first['changed'] is True
         assert first['queries'] == [
             CREATE % 'bemi1',
+            'GRANT CONNECT ON DATABASE "app1" TO "bemi1"',
             'GRANT USAGE ON SCHEMA "public" TO "bemi1"',
             'GRANT SELECT ON ALL TABLES IN SCHEMA "public" TO "bemi1"',
             'ALTER DEFAULT PRIVILEGES FOR ROLE "app_owner1" IN SCHEMA "public" GRANT SELECT ON TABLES TO "bemi1"',
@@ -131,6 +132,7 @@ def test_create_login_read_and_default_privileges(server):
             'name': 'bemi1', 'exists': True, 'attributes': attributes, 'member_of': [],
             'schemas': ['We ird', 'public'],
             'default_privileges': {'We ird': ['app_owner1', 'postgres'], 'public': ['app_owner1', 'postgres']},
+            'connect': True,
         }
         assert first['diff']['before'] == {'state': 'absent'}
         assert first['diff']['after']['password'] == 'changed'
@@ -192,6 +194,7 @@ def test_create_login_read_and_default_privileges(server):
         gone = check_then_apply(server, dict(server.connection_args(), login_db=db, name='bemi1', state='absent'),
                                 [db])
         assert gone['queries'] == [
+            'REVOKE CONNECT ON DATABASE "app1" FROM "bemi1"',
             'ALTER DEFAULT PRIVILEGES FOR ROLE "app_owner1" IN SCHEMA "public" REVOKE SELECT ON TABLES FROM "bemi1"',
             'ALTER DEFAULT PRIVILEGES FOR ROLE "postgres" IN SCHEMA "public" REVOKE SELECT ON TABLES FROM "bemi1"',
             'REVOKE SELECT ON ALL TABLES IN SCHEMA "public" FROM "bemi1"',

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from ansible_collections.bemi.postgresql.plugins.module_utils import event_trigger as et
 
-BODY_F = '\n-- bemi.postgresql event trigger v1\n-- bemi.postgresql tracked schemas: ["app", "public"]\nBEGIN END\n'
-BODY_P = '\n-- bemi.postgresql event trigger v1\nBEGIN END\n'
+BODY_F = '\n' + et.MARKER + '\n-- bemi.postgresql tracked schemas: ["app", "public"]\nBEGIN END\n'
+BODY_P = '\n' + et.MARKER + '\nBEGIN END\n'
 
 
 def routine(kind, source, returns, **extra):
-    value = {'kind': kind, 'source': source, 'definer': True, 'config': ['search_path=pg_catalog, pg_temp'],
-             'owner_super': True, 'public_execute': False, 'returns': returns, 'language': 'plpgsql'}
+    function = kind == 'f'
+    value = {'kind': kind, 'source': source, 'definer': function,
+             'config': ['search_path=pg_catalog, pg_temp'] if function else None,
+             'owner': 'postgres', 'owner_super': True, 'public_execute': False, 'returns': returns, 'language': 'plpgsql'}
     value.update(extra)
     return value
 
 
 def trigger(**extra):
-    value = {'event': 'ddl_command_end', 'tags': ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO'], 'enabled': 'O',
+    value = {'event': 'ddl_command_end', 'tags': list(et.TAGS), 'enabled': 'O',
              'function_schema': 'public', 'function_name': et.FUNCTION}
     value.update(extra)
     return value
@@ -25,7 +27,8 @@ def trigger(**extra):
 
 def installed(**changes):
     state = {'procedure': routine('p', BODY_P, 'void'), 'function': routine('f', BODY_F, 'event_trigger'),
-             'trigger': trigger(), 'superuser': True, 'provider_roles': None, 'provider_settings': None}
+             'trigger': trigger(), 'superuser': True, 'current_user': 'postgres', 'provider_roles': None,
+             'provider_settings': None}
     state.update(changes)
     return state
 
@@ -61,7 +64,7 @@ def test_up_to_date_plans_nothing():
 
 
 def test_fresh_install():
-    state = {'procedure': None, 'function': None, 'trigger': None}
+    state = {'procedure': None, 'function': None, 'trigger': None, 'current_user': 'postgres'}
     assert kinds(et.plan_install(state, BODY_F, BODY_P)) == [
         'CREATE OR REPLACE PROCEDURE', 'REVOKE', 'CREATE OR REPLACE FUNCTION', 'CREATE EVENT TRIGGER']
 
@@ -81,8 +84,35 @@ def test_other_schemas_replace_bodies_only():
 
 
 def test_disabled_trigger_and_non_superuser_owner():
-    state = installed(trigger=trigger(enabled='D'), function=routine('f', BODY_F, 'event_trigger', owner_super=False))
+    state = installed(trigger=trigger(enabled='D'),
+                      function=routine('f', BODY_F, 'event_trigger', owner='app', owner_super=False))
     assert kinds(et.plan_install(state, BODY_F, BODY_P)) == ['OWNER TO', 'DROP EVENT TRIGGER', 'CREATE EVENT TRIGGER']
+    assert et.function_owner_after(state) == ('postgres', True)
+
+
+def test_managed_admin_owner_is_kept():
+    """A function owned by the login user, a managed service's admin (no superuser): re-runs plan nothing."""
+    admin = routine('f', BODY_F, 'event_trigger', owner='admin', owner_super=False)
+    state = installed(function=admin, superuser=False, current_user='admin', provider_roles=['rds_superuser'])
+    assert et.plan_install(state, BODY_F, BODY_P) == []
+    assert et.function_owner_after(state) == ('admin', False)
+    # A superuser login still takes it over, so that it can alter every table.
+    assert kinds(et.plan_install(installed(function=admin), BODY_F, BODY_P)) == ['OWNER TO']
+
+
+def test_old_procedure_is_replaced_by_one_that_may_commit():
+    old = routine('p', BODY_P, 'void', definer=True, config=['search_path=pg_catalog, pg_temp'])
+    assert kinds(et.plan_install(installed(procedure=old), BODY_F, BODY_P)) == ['CREATE OR REPLACE PROCEDURE']
+
+
+def test_old_marker_is_not_ours():
+    assert not et.is_ours('\n-- bemi.postgresql event trigger v1\nBEGIN END\n')
+
+
+def test_text_literal_holds_no_backslash():
+    rendered = repr(et.text_literal('a\\b'))
+    assert 'chr(92)' in rendered and "Literal('a')" in rendered and "Literal('b')" in rendered
+    assert repr(et.text_literal('plain')) == repr(et.sql.Literal('plain'))
 
 
 def test_squatted_names_are_dropped_first():
@@ -105,7 +135,7 @@ def test_dollar_tag_avoids_the_body():
 def test_describe():
     assert et.describe({'procedure': None, 'function': None, 'trigger': None}) == {'state': 'absent'}
     assert et.describe(installed()) == {'state': 'present', 'ours': True, 'schemas': ['app', 'public'],
-                                        'tags': ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO'], 'enabled': 'O'}
+                                        'tags': sorted(et.TAGS), 'enabled': 'O'}
 
 
 def test_privilege_problem_has_hints():

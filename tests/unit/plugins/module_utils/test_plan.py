@@ -61,3 +61,21 @@ def test_display_round_trips():
     for schema, table in [('public', 'orders'), ('we ird', 'Mixed Case'), ('public', 'a"b'), ('app', 'Ünï')]:
         assert parse_table(display_table(schema, table)) == (schema, table)
     assert parse_name('"App"') == 'App'
+
+
+@pytest.mark.parametrize('text, expected', [
+    # PostgreSQL (UTF-8) folds only ASCII A-Z; Python's lower() would also fold Ü, Ï and the Turkish İ.
+    ('Ünï2', ('public', 'Ünï2')),
+    ('ÜNÏ.ABCß', ('ÜnÏ', 'abcß')),
+    ('İstanbul', ('public', 'İstanbul')),
+    # A no-break space is part of a name for PostgreSQL's scanner, not a separator.
+    ('a\u00a0b', ('public', 'a\u00a0b')),
+])
+def test_folding_is_postgresql_s(text, expected):
+    assert parse_table(text) == expected
+
+
+def test_long_names_are_cut_as_postgresql_cuts_them():
+    assert parse_name('A' * 70) == 'a' * 63
+    # 31 two-byte characters are 62 bytes; the 32nd would cross 63 bytes and is dropped whole.
+    assert parse_name('"%s"' % ('é' * 40)) == 'é' * 31

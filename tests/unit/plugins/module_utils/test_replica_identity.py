@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity import (
+    IdentityChange,
     ScopeError,
     check_lock_timeout,
     identity_diff,
@@ -109,7 +110,7 @@ def test_plan_full_and_default():
 
 
 def test_identity_diff_uses_display_names():
-    before, after = identity_diff([('We ird', 'T', 'default', 'full')])
+    before, after = identity_diff([IdentityChange('We ird', 'T', 'default', 'full')])
     assert before == {'"We ird"."T"': 'default'} and after == {'"We ird"."T"': 'full'}
 
 

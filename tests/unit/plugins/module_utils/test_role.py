@@ -104,3 +104,48 @@ def test_bad_role_names(name):
 @pytest.mark.parametrize('name', ['bemi', 'x' * 63, 'Bemi "x"; --', '\u00e9' * 31])
 def test_good_role_names(name):
     check_role_name(name)
+
+
+def test_quiet_settings_for_the_password_transaction():
+    from ansible_collections.bemi.postgresql.plugins.module_utils import role
+
+    rows = [
+        {'name': 'log_statement', 'setting': 'all', 'context': 'superuser', 'may_set': False},
+        {'name': 'log_min_error_statement', 'setting': 'panic', 'context': 'superuser', 'may_set': False},
+        {'name': 'pg_stat_statements.track', 'setting': 'top', 'context': 'superuser', 'may_set': True},
+        {'name': 'debug_print_parse', 'setting': 'off', 'context': 'user', 'may_set': False},
+    ]
+    settings, unsettable = role.quiet_settings(rows, superuser=True)
+    assert settings == {'log_statement': 'none', 'log_min_error_statement': 'panic',
+                        'pg_stat_statements.track': 'none', 'debug_print_parse': 'off'}
+    assert unsettable == []
+    settings, unsettable = role.quiet_settings(rows, superuser=False)
+    # Granted (PG 15+) or user-settable ones are set; one already quiet needs nothing; the rest are named.
+    assert settings == {'pg_stat_statements.track': 'none', 'debug_print_parse': 'off'}
+    assert unsettable == ['log_statement']
+    message = role.quiet_warning('admin', unsettable, True)
+    assert 'GRANT SET ON PARAMETER log_statement TO admin' in message
+    assert 'superuser' in role.quiet_warning('admin', unsettable, False)
+    assert role.sends_password([('create', {}, 'SCRAM-SHA-256$x')])
+    assert not role.sends_password([('alter', {'replication': False}, None), ('grant_usage', 'public')])
+
+
+def test_connect_and_expiry():
+    from ansible_collections.bemi.postgresql.plugins.module_utils import role
+
+    attrs = role.wanted_attributes(True, -1)
+    access = {'dbname': 'app', 'has_connect': False, 'can_grant': True, 'can_connect': True, 'expired': True,
+              'valid_until': '2001-01-01 00:00:00+00'}
+    actions = role.plan_present(attrs, attrs, None, [], None, {}, [], [], access)
+    assert actions == [('renew',), ('grant_connect', 'app')]
+    after = role.predicted_access(actions, access)
+    assert after['has_connect'] and after['valid_until'] == 'infinity' and not after['expired']
+    assert role.describe(attrs, [], {}, after)['connect'] is True
+    assert role.plan_present(attrs, attrs, None, [], None, {}, [], [], dict(access, has_connect=True, expired=False)) == []
+    assert role.plan_absent(True, {}, dict(access, has_connect=True)) == [
+        ('revoke_connect', 'app'), ('drop_owned',), ('drop_role',)]
+    # A login that may not grant CONNECT: nothing planned; a warning only when the role could not connect.
+    cannot = dict(access, can_grant=False, expired=False)
+    assert role.plan_present(attrs, attrs, None, [], None, {}, [], [], cannot) == []
+    assert role.connect_warning('bemi', cannot) is None
+    assert 'GRANT CONNECT ON DATABASE app TO bemi' in role.connect_warning('bemi', dict(cannot, can_connect=False))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import Setting
 from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
     alter_privilege_problem,
+    needs_reload,
     plan_settings,
     predicted_configured,
     privileges_query,
@@ -75,3 +76,17 @@ def test_reset_is_refused_while_logical_slots_exist():
     assert slots_block_reset('logical', ['bemi']) is None
     message = slots_block_reset('replica', ['bemi', 'other'])
     assert 'logical replication slots exist (bemi, other)' in message
+
+
+def test_reload_only_for_reload_level_settings():
+    settings = current()
+    for item in settings.values():
+        item.context = 'postmaster'
+    changes = [('wal_level', 'logical'), ('max_replication_slots', 20)]
+    assert needs_reload(changes, settings) is False
+    settings['max_slot_wal_keep_size'] = setting('max_slot_wal_keep_size', '-1', boot='-1')
+    settings['max_slot_wal_keep_size'].context = 'sighup'
+    assert needs_reload(changes + [('max_slot_wal_keep_size', '50GB')], settings) is True
+    # Unknown context: reload, as before.
+    settings['wal_level'].context = None
+    assert needs_reload([('wal_level', None)], settings) is True

@@ -1,0 +1,129 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bemi's slot across a Patroni switchover: does every committed row still arrive?
+
+    python switchover.py BASE DB SLOT PUBLICATION
+
+A Bemi-like consumer reads the slot on the leader and confirms what it read; then rows
+are committed that it has not read, `patronictl switchover` moves the leadership, the
+consumer reconnects to the new leader with the same slot name, and more rows follow.
+Prints a JSON summary: the rows missing (must be none) and the duplicates (at-least-once
+redelivery after the last confirmation is allowed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psycopg2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'shared'))
+
+from pgoutput_consumer import Consumer, lsn_number  # noqa: E402  pylint: disable=wrong-import-position
+
+VENV_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), '.cache', 'venv-patroni', 'bin')
+READ, UNREAD, AFTER = range(1001, 1051), range(1051, 1101), range(1101, 1151)
+
+
+def cluster(state):
+    with urllib.request.urlopen('http://127.0.0.1:%d/cluster' % state['rest'][0], timeout=5) as response:  # nosec
+        return json.loads(response.read().decode())['members']
+
+
+def leader(state, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            found = [m for m in cluster(state) if m['role'] == 'leader' and m['state'] == 'running']
+            if found:
+                return found[0]
+        except OSError:
+            pass
+        time.sleep(1)
+    raise SystemExit('no leader after %d s' % timeout)
+
+
+def dsn(member, db):
+    return 'host=127.0.0.1 port=%d user=postgres dbname=%s' % (member['port'], db)
+
+
+def insert(member, db, ids):
+    conn = psycopg2.connect(dsn(member, db))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for chunk in (list(ids)[i:i + 10] for i in range(0, len(ids), 10)):
+            cur.execute('INSERT INTO public.orders (id, item, qty) SELECT i, %s, 1 FROM unnest(%s::int[]) AS i',
+                        ('switchover', chunk))
+    conn.close()
+
+
+def slot_position(member, db, slot):
+    conn = psycopg2.connect(dsn(member, db))
+    try:
+        with conn.cursor() as cur:
+            cur.execute('SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s', (slot,))
+            row = cur.fetchone()
+            return lsn_number(row[0]) if row and row[0] else None
+    finally:
+        conn.close()
+
+
+def main(argv):
+    base, db, slot, publication = argv[1:5]
+    with open(os.path.join(base, 'cluster.json')) as handle:
+        state = json.load(handle)
+    old = leader(state)
+
+    consumer = Consumer(dsn(old, db), slot, publication)
+    insert(old, db, READ)
+    seen = consumer.read_ids('orders', lambda ids: set(READ) <= set(ids), timeout=60)
+    consumer.close()
+    confirmed = slot_position(old, db, slot)
+
+    # Patroni advances the replicas' copies of the slot every loop_wait.
+    replicas = [m for m in cluster(state) if m['role'] != 'leader']
+    synced = {}
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        synced = dict((m['name'], (slot_position(m, db, slot) or 0) >= (confirmed or 0)) for m in replicas)
+        if all(synced.values()):
+            break
+        time.sleep(1)
+
+    insert(old, db, UNREAD)
+    candidate = sorted(m['name'] for m in replicas)[0]
+    subprocess.run([os.path.join(VENV_BIN, 'patronictl'), '-c', os.path.join(base, old['name'], 'patroni.yml'),
+                    'switchover', '--leader', old['name'], '--candidate', candidate, '--force'],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    new = leader(state)
+    while new['name'] == old['name'] and time.time() < deadline:
+        time.sleep(1)
+        new = leader(state)
+
+    insert(new, db, AFTER)
+    consumer = Consumer(dsn(new, db), slot, publication)
+    wanted = set(UNREAD) | set(AFTER)
+    after = consumer.read_ids('orders', lambda ids: wanted <= set(ids), timeout=90)
+    consumer.close()
+
+    print(json.dumps({
+        'old_leader': old['name'],
+        'new_leader': new['name'],
+        'read_before': len(seen),
+        'replica_slots_caught_up': synced,
+        'read_after': len(after),
+        'missing': sorted(wanted - set(after)),
+        'duplicates': len(after) - len(set(after)) + len(set(after) & set(READ)),
+    }))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

@@ -1,0 +1,32 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.bemi.postgresql.plugins.module_utils.connection import SECRET_KEYWORDS, secret_values
+
+
+def test_secret_keywords_of_connect_params():
+    params = {'connect_params': {'password': 'p1', 'sslpassword': 'key-pass', 'oauth_client_secret': 'oa',
+                                 'application_name': 'ansible', 'sslmode': 'require'}}
+    assert sorted(secret_values(params)) == ['key-pass', 'oa', 'p1']
+    assert SECRET_KEYWORDS == frozenset(['password', 'sslpassword', 'oauth_client_secret'])
+
+
+@pytest.mark.parametrize('dbname, expected', [
+    ('postgresql://bemi:s%40cret@db.example.com:5432/shop', ['s%40cret', 's@cret']),
+    ('postgres://db.example.com/shop?sslpassword=kp&application_name=x', ['kp']),
+    ("host=db password='it\\'s x' dbname=shop", ["'it\\'s x'", "it's x"]),
+    ('dbname=shop password=plain', ['plain']),
+    ('shop', []),
+])
+def test_passwords_inside_connection_strings(dbname, expected):
+    assert secret_values({'login_db': dbname}) == expected
+    assert secret_values({'connect_params': {'dbname': dbname}}) == expected
+
+
+def test_connect_params_given_as_a_string():
+    assert secret_values({'connect_params': 'password=p2 sslmode=require'}) == ['p2']
+    assert secret_values({'connect_params': None}) == []
