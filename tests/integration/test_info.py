@@ -266,7 +266,8 @@ def test_pending_restart_and_unreadable_settings(pool, major):
     # Bad input: a clear error; a hostile schema name is only a name that does not exist.
     bad = info(cluster, 'postgres', max_retained_wal='lots')
     assert bad.failed and 'max_retained_wal must be a size' in bad['msg']
+    # Unquoted, only ASCII A-Z fold to lower case (as PostgreSQL does in UTF-8): Ünïcode stays Ünïcode.
     hostile = report_of(info(cluster, 'postgres', schemas=['"x""; DROP TABLE t; --"', 'Ünïcode']))
     assert sorted(hostile['notes'])[-2:] == [
         'Schema "x""; DROP TABLE t; --" (in the schemas option) does not exist in database postgres.',
-        'Schema "ünïcode" (in the schemas option) does not exist in database postgres.']
+        'Schema "Ünïcode" (in the schemas option) does not exist in database postgres.']
