@@ -227,7 +227,7 @@ def test_healthy_database(pool, major):
     assert len(stale['problems']) == 2
 
     # Our own earlier version (v1, before CREATE SCHEMA, SET SCHEMA and ATTACH PARTITION were covered): outdated.
-    cluster.query(TRIGGER_FUNCTION_SQL.split('CREATE PROCEDURE')[0].replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')
+    cluster.query(TRIGGER_FUNCTION_SQL.split('CREATE PROCEDURE', maxsplit=1)[0].replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')
                   .replace('event trigger v2', 'event trigger v1')
                   + 'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE', dbname='ready')
     old = report_of(info(cluster, 'ready', schemas=['public']))
