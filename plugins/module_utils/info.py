@@ -544,10 +544,10 @@ def coverage_findings(tables, publication, publication_name):
                              'add them with bemi.postgresql.bemi_publication (ALTER PUBLICATION %s ADD TABLE ...), '
                              'or publish FOR ALL TABLES.' % pub))
     if unlogged:
+        verb = 'is' if len(unlogged) == 1 else 'are'
         found.append(finding('table_unlogged', publication_name,
                              'Unlogged %s of the tracked schemas %s never published (their changes are not written '
-                             'to the WAL), so Bemi sees no changes there.' % (tables_phrase(unlogged),
-                                                                            'is' if len(unlogged) == 1 else 'are'),
+                             'to the WAL), so Bemi sees no changes there.' % (tables_phrase(unlogged), verb),
                              'ALTER TABLE ... SET LOGGED if Bemi should track them.'))
     return found
 

@@ -227,7 +227,7 @@ def test_healthy_database(pool, major):
     assert len(stale['problems']) == 2
 
     # Our own earlier version (v1, before CREATE SCHEMA, SET SCHEMA and ATTACH PARTITION were covered): outdated.
-    cluster.query(TRIGGER_FUNCTION_SQL.split('CREATE PROCEDURE')[0].replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')
+    cluster.query(TRIGGER_FUNCTION_SQL.split('CREATE PROCEDURE', maxsplit=1)[0].replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')
                   .replace('event trigger v2', 'event trigger v1')
                   + 'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE', dbname='ready')
     old = report_of(info(cluster, 'ready', schemas=['public']))
@@ -266,7 +266,8 @@ def test_pending_restart_and_unreadable_settings(pool, major):
     # Bad input: a clear error; a hostile schema name is only a name that does not exist.
     bad = info(cluster, 'postgres', max_retained_wal='lots')
     assert bad.failed and 'max_retained_wal must be a size' in bad['msg']
+    # Unquoted, only ASCII A-Z fold to lower case (as PostgreSQL does in UTF-8): Ünïcode stays Ünïcode.
     hostile = report_of(info(cluster, 'postgres', schemas=['"x""; DROP TABLE t; --"', 'Ünïcode']))
     assert sorted(hostile['notes'])[-2:] == [
         'Schema "x""; DROP TABLE t; --" (in the schemas option) does not exist in database postgres.',
-        'Schema "ünïcode" (in the schemas option) does not exist in database postgres.']
+        'Schema "Ünïcode" (in the schemas option) does not exist in database postgres.']
