@@ -317,7 +317,7 @@ CONNECT_FAILURES = (
     ('probe_replication', r'replication role to start walsender|permission denied to start WAL sender',
      'ALTER ROLE %(user)s REPLICATION (bemi.postgresql.bemi_role with replication: true), or on a managed '
      'service GRANT rds_replication TO %(user)s'),
-    ('probe_wal_senders', r'exceeds max_wal_senders',
+    ('probe_wal_senders', r'exceeds "?max_wal_senders',
      'no free WAL sender: raise max_wal_senders (bemi.postgresql.bemi_wal_level min_wal_senders, then a restart) '
      'or stop a replication client that is not needed (pg_stat_replication)'),
     ('probe_connect_privilege', r'permission denied for database|CONNECT privilege',
