@@ -10,7 +10,9 @@ plus the few functions here, so the modules never name a driver.
 
 from __future__ import annotations
 
+import os
 import select
+import socket
 import traceback
 
 NAME = None
@@ -105,6 +107,9 @@ class _Psycopg2Session(object):
     def cancel(self):
         self.conn.cancel()
 
+    def abort(self):
+        _shut_down(self.conn.fileno())
+
     def close(self):
         self.conn.close()
 
@@ -152,6 +157,9 @@ class _PqSession(object):
     def cancel(self):
         self.pgconn.get_cancel().cancel()
 
+    def abort(self):
+        _shut_down(self.pgconn.socket)
+
     def close(self):
         self.conn.close()
 
@@ -162,3 +170,15 @@ def _pq_error(sqlstate):
         return _driver.errors.lookup(sqlstate.decode())
     except (AttributeError, KeyError):
         return _driver.OperationalError
+
+
+def _shut_down(fileno):
+    """Shut a connection's socket down under libpq, so that a call blocked on a silent server returns."""
+    try:
+        sock = socket.socket(fileno=os.dup(fileno))
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        finally:
+            sock.close()
+    except OSError:  # already closed
+        pass

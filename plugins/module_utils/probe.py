@@ -38,6 +38,8 @@ MESSAGE_PREFIX = 'bemi.postgresql.probe'
 MIN_CONNECT_TIMEOUT = 2
 # How long the cleanup step may take after the steps' budget, to make sure the slot is gone.
 CLEANUP_GRACE = 3.0
+# How long a cancelled step may take to return before the watchdog shuts its socket down.
+ABORT_AFTER = 1.5
 
 SLOT_QUERY = "SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = %s"
 
@@ -120,13 +122,13 @@ class _Probe(object):
         except ProbeFailure as exc:
             failure = exc
         cleanup = self._step('cleanup', self._cleanup)
-        failure = failure or cleanup
+        failures = [found for found in (failure, cleanup) if found]
         return {
-            'ok': failure is None,
+            'ok': not failures,
             'seconds': round(time.monotonic() - self.started, 3),
             'steps': self.steps,
-            'code': failure.code if failure else None,
-            'problem': self._sentence(failure) if failure else None,
+            'code': failures[0].code if failures else None,
+            'problem': ' '.join(self._sentence(found) for found in failures) or None,
         }
 
     def _run_steps(self):
@@ -247,12 +249,16 @@ class _Probe(object):
     def _bounded(self, call, on_expiry=None):
         """``call()``, cancelled by a watchdog when the probe's time is up."""
         expired = []
+        done = threading.Event()
 
         def expire():
             expired.append(True)
             if on_expiry:
                 on_expiry()
-            self.session.cancel()
+            # A cancel request opens its own connection, without a timeout: never wait for it here.
+            threading.Thread(target=self.session.cancel, daemon=True).start()
+            if not done.wait(ABORT_AFTER):  # a server that does not even act on the cancel
+                self.session.abort()
 
         watchdog = threading.Timer(max(0.0, self.remaining()), expire)
         watchdog.daemon = True
@@ -264,6 +270,7 @@ class _Probe(object):
                 raise self._timeout(on_expiry is not None)
             raise
         finally:
+            done.set()
             watchdog.cancel()
             watchdog.join()
 

@@ -210,6 +210,35 @@ def test_walsender_killed_during_slot_creation(server, major):
         worker.join(60)
 
 
+def test_frozen_walsender_never_holds_the_probe(server, major):
+    """A walsender that stops answering, even the cancel: the probe returns in time and says the slot is left."""
+    conn, _ = hold_transaction(server)
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(run=probe(server, probe_timeout=10)))
+    walsender = None
+    try:
+        worker.start()
+        walsender = wait_for(lambda: probe_walsender(server))
+        wait_for(lambda: leftover_slots(server))
+        os.kill(walsender, signal.SIGSTOP)
+        worker.join(300)
+        result = outcome['run']['probe']
+        assert result['code'] == 'probe_blocked', result
+        assert [(step['name'], step['ok']) for step in result['steps']][-2:] == [('create_slot', False),
+                                                                                 ('cleanup', False)]
+        assert 'still exists' in result['problem'] and 'pg_terminate_backend(%d)' % walsender in result['problem']
+        # The steps' 10 s, the watchdog's 1.5 s wait for the cancel, and the cleanup's 3 s.
+        assert result['seconds'] < 10 + 1.5 + 3 + 1, result
+    finally:
+        if walsender:
+            os.kill(walsender, signal.SIGCONT)
+        conn.rollback()
+        conn.close()
+        worker.join(300)
+    # Awake again, the walsender acts on the termination, and its temporary slot goes with it.
+    wait_for(lambda: leftover_slots(server) == [], timeout=30)
+
+
 def test_probe_process_killed(server, major):
     """The module's process dies mid-probe: the temporary slot goes with the session once it can end."""
     conn, _ = hold_transaction(server)
