@@ -127,8 +127,8 @@ class _PqSession(object):
         result = self.pgconn.exec_(text.encode('utf-8'))
         if result.status not in expected:
             message = (result.error_message or self.pgconn.error_message or b'').decode('utf-8', 'replace')
-            sqlstate = result.error_field(self.pq.DiagnosticField.SQLSTATE)
-            raise _pq_error(sqlstate)(message.strip() or 'replication command failed')
+            state = result.error_field(self.pq.DiagnosticField.SQLSTATE)
+            raise _pq_error(state)(message.strip() or 'replication command failed')
         return result
 
     def command(self, statement):
@@ -164,10 +164,10 @@ class _PqSession(object):
         self.conn.close()
 
 
-def _pq_error(sqlstate):
+def _pq_error(state):
     """psycopg's exception class for a SQLSTATE (so sqlstate() reads it back), else OperationalError."""
     try:
-        return _driver.errors.lookup(sqlstate.decode())
+        return _driver.errors.lookup(state.decode())
     except (AttributeError, KeyError):
         return _driver.OperationalError
 

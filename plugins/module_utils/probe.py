@@ -210,7 +210,7 @@ class _Probe(object):
                   (MESSAGE_PREFIX, token))
         except DatabaseError as exc:
             raise ProbeFailure('probe_emit', 'the admin connection could not emit the test message: %s'
-                               % error_text(exc), 'probe as a login_user that may run pg_logical_emit_message')
+                               % error_text(exc), 'probe as a login_user that may run pg_logical_emit_message') from exc
         wanted = token.encode('ascii')
         while self.remaining() > 0:
             payload = self.session.read(min(self.remaining(), 1.0))
@@ -265,9 +265,9 @@ class _Probe(object):
         watchdog.start()
         try:
             return call()
-        except DatabaseError:
+        except DatabaseError as exc:
             if expired:
-                raise self._timeout(on_expiry is not None)
+                raise self._timeout(on_expiry is not None) from exc
             raise
         finally:
             done.set()
