@@ -137,9 +137,9 @@ def probe_lines(probe):
     lines = ['end-to-end probe (as Bemi: TCP, replication=database, temporary pgoutput slot): %s in %.3f s'
              % ('ok' if probe['ok'] else 'FAILED', probe['seconds'])]
     for step_result in probe['steps']:
+        error = '  ' + step_result['error'] if step_result['error'] else ''
         lines.append('  %-18s %-4s %.3f s%s' % (step_result['name'], 'ok' if step_result['ok'] else 'FAIL',
-                                               step_result['seconds'],
-                                               '  ' + step_result['error'] if step_result['error'] else ''))
+                                                step_result['seconds'], error))
     return lines
 
 

@@ -10,7 +10,9 @@ plus the few functions here, so the modules never name a driver.
 
 from __future__ import annotations
 
+import os
 import select
+import socket
 import traceback
 
 NAME = None
@@ -112,6 +114,9 @@ class _Psycopg2Session(object):
     def cancel(self):
         self.conn.cancel()
 
+    def abort(self):
+        _shut_down(self.conn.fileno())
+
     def close(self):
         self.conn.close()
 
@@ -129,8 +134,8 @@ class _PqSession(object):
         result = self.pgconn.exec_(text.encode('utf-8'))
         if result.status not in expected:
             message = (result.error_message or self.pgconn.error_message or b'').decode('utf-8', 'replace')
-            sqlstate = result.error_field(self.pq.DiagnosticField.SQLSTATE)
-            raise _pq_error(sqlstate)(message.strip() or 'replication command failed')
+            state = result.error_field(self.pq.DiagnosticField.SQLSTATE)
+            raise _pq_error(state)(message.strip() or 'replication command failed')
         return result
 
     def command(self, statement):
@@ -159,13 +164,28 @@ class _PqSession(object):
     def cancel(self):
         self.pgconn.get_cancel().cancel()
 
+    def abort(self):
+        _shut_down(self.pgconn.socket)
+
     def close(self):
         self.conn.close()
 
 
-def _pq_error(sqlstate):
+def _pq_error(state):
     """psycopg's exception class for a SQLSTATE (so sqlstate() reads it back), else OperationalError."""
     try:
-        return _driver.errors.lookup(sqlstate.decode())
+        return _driver.errors.lookup(state.decode())
     except (AttributeError, KeyError):
         return _driver.OperationalError
+
+
+def _shut_down(fileno):
+    """Shut a connection's socket down under libpq, so that a call blocked on a silent server returns."""
+    try:
+        sock = socket.socket(fileno=os.dup(fileno))
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        finally:
+            sock.close()
+    except OSError:  # already closed
+        pass

@@ -39,6 +39,8 @@ MESSAGE_PREFIX = 'bemi.postgresql.probe'
 MIN_CONNECT_TIMEOUT = 2
 # How long the cleanup step may take after the steps' budget, to make sure the slot is gone.
 CLEANUP_GRACE = 3.0
+# How long a cancelled step may take to return before the watchdog shuts its socket down.
+ABORT_AFTER = 1.5
 
 SLOT_QUERY = "SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = %s"
 
@@ -122,13 +124,13 @@ class _Probe(object):
         except ProbeFailure as exc:
             failure = exc
         cleanup = self._step('cleanup', self._cleanup)
-        failure = failure or cleanup
+        failures = [found for found in (failure, cleanup) if found]
         return {
-            'ok': failure is None,
+            'ok': not failures,
             'seconds': round(time.monotonic() - self.started, 3),
             'steps': self.steps,
-            'code': failure.code if failure else None,
-            'problem': self._sentence(failure) if failure else None,
+            'code': failures[0].code if failures else None,
+            'problem': ' '.join(self._sentence(found) for found in failures) or None,
         }
 
     def _run_steps(self):
@@ -210,7 +212,7 @@ class _Probe(object):
                   (MESSAGE_PREFIX, token))
         except DatabaseError as exc:
             raise ProbeFailure('probe_emit', 'the admin connection could not emit the test message: %s'
-                               % error_text(exc), 'probe as a login_user that may run pg_logical_emit_message')
+                               % error_text(exc), 'probe as a login_user that may run pg_logical_emit_message') from exc
         wanted = token.encode('ascii')
         while self.remaining() > 0:
             payload = self.session.read(min(self.remaining(), 1.0))
@@ -249,23 +251,28 @@ class _Probe(object):
     def _bounded(self, call, on_expiry=None):
         """``call()``, cancelled by a watchdog when the probe's time is up."""
         expired = []
+        done = threading.Event()
 
         def expire():
             expired.append(True)
             if on_expiry:
                 on_expiry()
-            self.session.cancel()
+            # A cancel request opens its own connection, without a timeout: never wait for it here.
+            threading.Thread(target=self.session.cancel, daemon=True).start()
+            if not done.wait(ABORT_AFTER):  # a server that does not even act on the cancel
+                self.session.abort()
 
         watchdog = threading.Timer(max(0.0, self.remaining()), expire)
         watchdog.daemon = True
         watchdog.start()
         try:
             return call()
-        except DatabaseError:
+        except DatabaseError as exc:
             if expired:
-                raise self._timeout(on_expiry is not None)
+                raise self._timeout(on_expiry is not None) from exc
             raise
         finally:
+            done.set()
             watchdog.cancel()
             watchdog.join()
 
@@ -319,7 +326,7 @@ CONNECT_FAILURES = (
     ('probe_replication', r'replication role to start walsender|permission denied to start WAL sender',
      'ALTER ROLE %(user)s REPLICATION (bemi.postgresql.bemi_role with replication: true), or on a managed '
      'service GRANT rds_replication TO %(user)s'),
-    ('probe_wal_senders', r'exceeds max_wal_senders',
+    ('probe_wal_senders', r'exceeds "?max_wal_senders',
      'no free WAL sender: raise max_wal_senders (bemi.postgresql.bemi_wal_level min_wal_senders, then a restart) '
      'or stop a replication client that is not needed (pg_stat_replication)'),
     ('probe_connect_privilege', r'permission denied for database|CONNECT privilege',

@@ -67,7 +67,7 @@ options:
         C(pgoutput) logical slot and starts streaming on O(publication). On PostgreSQL 14 and newer, the admin
         connection then emits a transactional C(pg_logical_emit_message) that must arrive through the stream
         (pgoutput's C(messages) option); on 13, a started stream is the proof.
-      - Leaves nothing behind, also on failure or timeout, and in check mode does the same (its slot is temporary).
+      - Leaves nothing behind, also on failure or timeout (its slot is temporary), so it runs in check mode too.
         A failed probe makes RV(ready) false and adds one problem naming the failed step and the fix.
       - Creating a logical slot waits until the transactions open at that moment have ended (Bemi's own slot
         creation waits the same way). When that takes longer than O(probe_timeout), the problem names the

@@ -160,14 +160,13 @@ def hold_transaction(cluster):
 def test_transaction_held_open(server, major):
     conn, pid = hold_transaction(server)
     try:
-        started = time.monotonic()
         result = assert_failed(probe(server, probe_timeout=3), 'create_slot', 'probe_blocked',
                                'backend pid %d (user postgres, database app, idle in transaction)' % pid,
                                'transaction open for', 'last query started at',
                                'pg_terminate_backend(%d)' % pid)
-        # Bounded: 3 s for the steps, the cleanup's grace, and Ansible's own start-up.
+        # Bounded: 3 s for the steps, then the cleanup's grace (measured inside the module: Ansible's own
+        # start-up on a loaded machine says nothing about the probe).
         assert result['seconds'] < 3 + 3.5, result
-        assert time.monotonic() - started < 3 + 15
         assert leftover_slots(server) == []
     finally:
         conn.rollback()
@@ -175,7 +174,7 @@ def test_transaction_held_open(server, major):
     assert_ok(probe(server), major)
 
 
-def wait_for(condition, timeout=20):
+def wait_for(condition, timeout=180):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -211,6 +210,35 @@ def test_walsender_killed_during_slot_creation(server, major):
         worker.join(60)
 
 
+def test_frozen_walsender_never_holds_the_probe(server, major):
+    """A walsender that stops answering, even the cancel: the probe returns in time and says the slot is left."""
+    conn, _ = hold_transaction(server)
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(run=probe(server, probe_timeout=10)))
+    walsender = None
+    try:
+        worker.start()
+        walsender = wait_for(lambda: probe_walsender(server))
+        wait_for(lambda: leftover_slots(server))
+        os.kill(walsender, signal.SIGSTOP)
+        worker.join(300)
+        result = outcome['run']['probe']
+        assert result['code'] == 'probe_blocked', result
+        assert [(step['name'], step['ok']) for step in result['steps']][-2:] == [('create_slot', False),
+                                                                                 ('cleanup', False)]
+        assert 'still exists' in result['problem'] and 'pg_terminate_backend(%d)' % walsender in result['problem']
+        # The steps' 10 s, the watchdog's 1.5 s wait for the cancel, and the cleanup's 3 s.
+        assert result['seconds'] < 10 + 1.5 + 3 + 1, result
+    finally:
+        if walsender:
+            os.kill(walsender, signal.SIGCONT)
+        conn.rollback()
+        conn.close()
+        worker.join(300)
+    # Awake again, the walsender acts on the termination, and its temporary slot goes with it.
+    wait_for(lambda: leftover_slots(server) == [], timeout=30)
+
+
 def test_probe_process_killed(server, major):
     """The module's process dies mid-probe: the temporary slot goes with the session once it can end."""
     conn, _ = hold_transaction(server)
@@ -226,7 +254,7 @@ def test_probe_process_killed(server, major):
         # The walsender waits for this transaction before it can notice its client is gone.
         conn.rollback()
         conn.close()
-    wait_for(lambda: leftover_slots(server) == [], timeout=15)
+    wait_for(lambda: leftover_slots(server) == [], timeout=30)
 
 
 def test_missing_pg_hba_line(pool, major):
@@ -234,7 +262,8 @@ def test_missing_pg_hba_line(pool, major):
     cluster.write_file('pg_hba.conf', HBA_WITHOUT_TCP)
     cluster.reload()
     assert_failed(probe(cluster), 'connect', 'probe_pg_hba',
-                  'no pg_hba.conf entry for host "127.0.0.1", user "bemi", database "app"',
+                  # PostgreSQL 13 words it "for replication connection", yet matches the database's lines.
+                  'no pg_hba.conf entry for', 'user "bemi"',
                   'pg_hba.conf has no line for database app user bemi from 127.0.0.1: '
                   'add "host app bemi 127.0.0.1/32 scram-sha-256"')
     assert leftover_slots(cluster) == []
@@ -251,7 +280,7 @@ def test_no_free_wal_sender(pool, major):
     other = psycopg2.connect(host=cluster.socket_dir, port=cluster.port, user='postgres', dbname='app',
                              connection_factory=psycopg2.extras.LogicalReplicationConnection)
     try:
-        assert_failed(probe(cluster), 'connect', 'probe_wal_senders', 'max_wal_senders (currently 1)',
+        assert_failed(probe(cluster), 'connect', 'probe_wal_senders', 'max_wal_senders', '(currently 1)',
                       'no free WAL sender', 'min_wal_senders')
         assert leftover_slots(cluster) == []
     finally:
