@@ -260,9 +260,8 @@ def test_connect_params_secrets_are_masked(db):
     db.pg.query("CREATE ROLE %s LOGIN SUPERUSER PASSWORD '%s'" % (role, secret))
     try:
         base = dict(login_host='127.0.0.1', login_port=db.pg.port, login_user=role, login_db=db.name)
-        ok = run_module('bemi_info', dict(base, connect_params={'password': secret, 'sslpassword': ssl_secret,
-                                                               'application_name': 'hardening-test'}),
-                        verbosity=3)
+        params = {'password': secret, 'sslpassword': ssl_secret, 'application_name': 'hardening-test'}
+        ok = run_module('bemi_info', dict(base, connect_params=params), verbosity=3)
         assert not ok.failed, ok
         params = ok['invocation']['module_args']['connect_params']
         assert params['password'] == params['sslpassword'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
