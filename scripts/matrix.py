@@ -5,6 +5,7 @@
 
     scripts/matrix.py                 every session of noxfile.py (`make matrix`)
     scripts/matrix.py smoke-2.21 ...  those sessions
+    scripts/matrix.py smoke lint      every session of those kinds (`make test` runs these)
     MATRIX_JOBS=1 scripts/matrix.py   one at a time (default: 2, the machine's cores)
     MATRIX_KEEP_ORDER=1 scripts/matrix.py a b   in the order given (default: longest first)
 
@@ -80,7 +81,10 @@ def run_session(name):
 def main(argv):
     os.makedirs(os.path.join(CACHE, 'logs'), exist_ok=True)
     known = all_sessions()
-    sessions = argv[1:] or known
+    # A kind without a version (smoke, units, sanity) stands for that kind on every core.
+    sessions = [name for arg in argv[1:] for name in ([arg] if arg in known else
+                                                        [k for k in known if k.partition('-')[0] == arg] or [arg])]
+    sessions = sessions or known
     unknown = [name for name in sessions if name not in known]
     if unknown:
         print('unknown session(s): %s; `nox -l` lists them' % ' '.join(unknown), file=sys.stderr)
