@@ -273,7 +273,7 @@ def main():
         publish_via_partition_root=dict(type='bool', default=False),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[['tables', 'schemas']])
+                              mutually_exclusive=[['tables', 'schemas']])
     scope, tables, schemas = parse_scope(module)
 
     run_with_connection(module, lambda conn: run(module, conn, scope, tables, schemas),

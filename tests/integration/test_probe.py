@@ -191,7 +191,7 @@ def probe_walsender(cluster):
 
 def test_walsender_killed_during_slot_creation(server, major):
     """The probe's walsender ends mid-step: the probe says so, and the slot goes with it."""
-    conn, _ = hold_transaction(server)
+    conn, dummy = hold_transaction(server)
     outcome = {}
     worker = threading.Thread(target=lambda: outcome.update(run=probe(server, probe_timeout=60)))
     try:
@@ -212,7 +212,7 @@ def test_walsender_killed_during_slot_creation(server, major):
 
 def test_frozen_walsender_never_holds_the_probe(server, major):
     """A walsender that stops answering, even the cancel: the probe returns in time and says the slot is left."""
-    conn, _ = hold_transaction(server)
+    conn, dummy = hold_transaction(server)
     outcome = {}
     worker = threading.Thread(target=lambda: outcome.update(run=probe(server, probe_timeout=10)))
     walsender = None
@@ -241,7 +241,7 @@ def test_frozen_walsender_never_holds_the_probe(server, major):
 
 def test_probe_process_killed(server, major):
     """The module's process dies mid-probe: the temporary slot goes with the session once it can end."""
-    conn, _ = hold_transaction(server)
+    conn, dummy = hold_transaction(server)
     args = dict(server.connection_args(), login_db='app', probe=True, probe_password=PASSWORD, probe_timeout=60)
     argv = [os.path.join(VENV_BIN, 'ansible'), 'localhost', '-m', 'bemi.postgresql.bemi_info', '-a', json.dumps(args)]
     proc = subprocess.Popen(argv, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

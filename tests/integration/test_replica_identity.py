@@ -249,6 +249,13 @@ def test_hostile_names(db):
     assert_idempotent(db, schemas=[quoted])
 
 
+def merged(base, **changes):
+    """``base`` with some options changed (a copy)."""
+    out = dict(base)
+    out.update(changes)
+    return out
+
+
 def install(db, **args):
     result = run(db, **args)
     assert not result.failed, result.result
@@ -588,7 +595,7 @@ def test_reset_unpublished(db):
     # tables of publication bemi are judged by the scope, so a check run before the publication changes
     # (as in a check run of the role) already predicts the reset.
     before = db.snapshot()
-    predicted = run(db, check=True, **dict(wanted, tables=['t1']))
+    predicted = run(db, check=True, **merged(wanted, tables=['t1']))
     assert predicted['tables_reset'] == ['public.t2'] and db.snapshot() == before
     left = run_module('bemi_publication', db.args(tables=['t1']))
     assert not left.failed and left['tables_removed'] == ['public.t2'] and left['tables_added'] == []
@@ -597,25 +604,25 @@ def test_reset_unpublished(db):
     locker.autocommit = False
     locker.cursor().execute('LOCK TABLE public.t2 IN ACCESS SHARE MODE')
     try:
-        locked = run(db, **dict(wanted, tables=['t1'], lock_timeout='100ms', retries=0))
+        locked = run(db, **merged(wanted, tables=['t1'], lock_timeout='100ms', retries=0))
     finally:
         locker.rollback()
         locker.close()
     assert locked.failed and locked['tables_failed'] == ['public.t2'] and locked['tables_reset'] == []
     assert db.identities()['public.t2'] == 'f'
-    done = check_then_apply(db, **dict(wanted, tables=['t1']))
+    done = check_then_apply(db, **merged(wanted, tables=['t1']))
     assert done['tables_reset'] == ['public.t2'] and db.identities()['public.t2'] == 'd'
     assert done['queries'] == predicted['queries']
 
     # The event trigger's schemas are a tracked scope too; and FOR ALL TABLES publishes everything.
     db.sql('ALTER TABLE public.t3 REPLICA IDENTITY FULL')
-    tracked = run(db, **dict(wanted, tables=['t1'], track_new_tables=True, schemas=['public']))
+    tracked = run(db, **merged(wanted, tables=['t1'], track_new_tables=True, schemas=['public']))
     assert not tracked.failed and tracked['tables_reset'] == []
     db.sql('ALTER TABLE s2.x REPLICA IDENTITY FULL; CREATE PUBLICATION everything FOR ALL TABLES')
-    everything = run(db, **dict(wanted, tables=['t1'], track_new_tables=True, schemas=['public']))
+    everything = run(db, **merged(wanted, tables=['t1'], track_new_tables=True, schemas=['public']))
     assert not everything.failed and everything['tables_reset'] == [] and everything['queries'] == []
     if db.pg.major >= 15:
         # A schema publication keeps the tables of its schema.
         db.sql('DROP PUBLICATION everything; CREATE PUBLICATION by_schema FOR TABLES IN SCHEMA s2')
-        by_schema = check_then_apply(db, **dict(wanted, tables=['t1']))
+        by_schema = check_then_apply(db, **merged(wanted, tables=['t1']))
         assert by_schema['tables_reset'] == ['public.t3']

@@ -29,7 +29,7 @@ def _tuple(buf, pos):
     (count,) = struct.unpack_from('>h', buf, pos)
     pos += 2
     values = []
-    for _ in range(count):
+    for dummy in range(count):
         kind = buf[pos:pos + 1]
         pos += 1
         if kind == b't':

@@ -83,8 +83,8 @@ def test_healthy_and_other_slots_have_no_findings():
 def test_findings_carry_their_registered_severity():
     from ansible_collections.bemi.postgresql.plugins.module_utils.findings import CODES
     found = slot_findings(slot(wal_status='lost'), 'bemi') + slot_findings(slot(wal_status='extended'), 'bemi')
-    assert [(f['code'], f['severity']) for f in found] == [('slot_invalidated', CODES['slot_invalidated']),
-                                                          ('slot_extended', 'note')]
+    expected = [('slot_invalidated', CODES['slot_invalidated']), ('slot_extended', 'note')]
+    assert [(f['code'], f['severity']) for f in found] == expected
     assert found[0]['fix'].startswith('Bemi must re-sync')
 
 
