@@ -18,7 +18,7 @@ _IDEMPOTENT = r"""
 """
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # Every module that changes something plans from the catalogs, so check and
     # diff mode are complete for all of them.
     DOCUMENTATION = r"""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The option names follow community.postgresql so that users can reuse
     # their module_defaults for both collections.
     DOCUMENTATION = r"""

@@ -51,7 +51,7 @@ def config_subset(config, keys):
     return out
 
 
-class FilterModule(object):
+class FilterModule:
 
     def filters(self):
         return {'config_subset': config_subset}

@@ -54,7 +54,7 @@ def table_schema(name, default='public'):
         raise AnsibleFilterError('bemi.postgresql.table_schema: %s' % exc)
 
 
-class FilterModule(object):
+class FilterModule:
 
     def filters(self):
         return {'table_schema': table_schema}

@@ -88,7 +88,7 @@ def replication_connect(params):
     return _PqSession(params)
 
 
-class _Psycopg2Session(object):
+class _Psycopg2Session:
     def __init__(self, params):
         self.conn = _driver.connect(connection_factory=psycopg2.extras.LogicalReplicationConnection, **params)
         self.cur = self.conn.cursor()
@@ -121,7 +121,7 @@ class _Psycopg2Session(object):
         self.conn.close()
 
 
-class _PqSession(object):
+class _PqSession:
     def __init__(self, params):
         from psycopg import pq  # pylint: disable=import-outside-toplevel
         self.pq = pq

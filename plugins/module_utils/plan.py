@@ -31,7 +31,7 @@ class PlanError(Exception):
         self.label = label
 
 
-class Step(object):
+class Step:
     """One statement, and the text to show for it (``masked`` hides secrets)."""
 
     def __init__(self, statement, masked=None):
@@ -39,7 +39,7 @@ class Step(object):
         self.masked = masked if masked is not None else statement
 
 
-class Group(object):
+class Group:
     """Statements applied together.
 
     ``transactional`` groups run in one transaction, with ``settings`` applied by
@@ -82,7 +82,7 @@ def backoff_delay(attempt, base=0.1, cap=5.0, rand=random.random):
     return rand() * min(cap, base * (2 ** attempt))
 
 
-class Plan(object):
+class Plan:
 
     def __init__(self):
         self.groups = []
@@ -90,7 +90,6 @@ class Plan(object):
     def __bool__(self):
         return any(group.steps for group in self.groups)
 
-    __nonzero__ = __bool__
 
     def add(self, statement, masked=None):
         """A statement that runs on its own, outside a transaction."""

@@ -104,7 +104,7 @@ def add_to_report(report, result):
     return report
 
 
-class _Probe(object):
+class _Probe:
     def __init__(self, admin, target, publication, timeout):
         self.admin = admin
         self.target = target

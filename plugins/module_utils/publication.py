@@ -70,7 +70,7 @@ PUBLISHABLE_QUERY = (
 )
 
 
-class Publication(object):
+class Publication:
     """What a publication publishes: all tables, or explicit tables and (15+) schemas."""
 
     def __init__(self, name, all_tables=False, tables=(), schemas=(), operations=OPERATIONS, via_root=False):

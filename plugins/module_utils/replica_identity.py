@@ -302,7 +302,7 @@ def add_alters(plan, changes, options):
                              retries=options['retries'], label=change.label, skippable=True)
 
 
-class Progress(object):
+class Progress:
     """What a run did over its reads of the catalogs: the changes made, the queries run, the tables that
     stayed locked (``failed``) and those that were dropped or renamed meanwhile (``skipped``)."""
 

@@ -168,7 +168,7 @@ MISSING_TABLES_QUERY = (
 )
 
 
-class SchemaState(object):
+class SchemaState:
     """The role's grants in one schema. ``selected``: in a schema of listed tables, the names of the
     tables it may read (None elsewhere, where only the counts matter)."""
 

@@ -34,7 +34,7 @@ KEY_LENGTH = 32
 _MD5_RE = re.compile(r'^md5[0-9a-f]{32}$')
 
 
-class ScramSecret(object):
+class ScramSecret:
     """The parts of ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>``."""
 
     def __init__(self, iterations, salt, stored_key, server_key):
@@ -152,7 +152,7 @@ def verify(password, role, stored):
     return False
 
 
-class PasswordDecision(object):
+class PasswordDecision:
     """What to do about the password: ``verifier`` to set (None: leave it), and why."""
 
     def __init__(self, verifier, reason, warning=None):

@@ -80,7 +80,7 @@ def resolve_configured(file_rows, boot_val, without_auto_conf=False):
     return last['setting'], last['sourcefile'], last['sourceline']
 
 
-class Setting(object):
+class Setting:
     """One setting: ``running`` now, ``configured`` for the next start (None when unreadable)."""
 
     def __init__(self, name, running, configured, boot_val, source, pending_restart,

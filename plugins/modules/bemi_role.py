@@ -363,22 +363,8 @@ def run(module, conn, schemas, tables):
         refuse_drop_elsewhere(module, name, facts, exists)
         actions = plan_absent(exists, states, access)
     else:
-        missing = [schema for schema in schemas if schema not in states]
-        if missing:
-            module.fail_json(msg='Schema(s) %s do not exist in database %s. Fix the schemas option or create them '
-                                 'first.' % (', '.join(missing), conn.info.dbname), queries=[])
-        iterations = int(facts['scram_iterations'] or DEFAULT_ITERATIONS)
-        encryption = MD5 if facts['password_encryption'] in ('md5', 'on') else 'scram-sha-256'
-        decision = decide_password(params['password'], name, exists, facts['rolpassword'], readable,
-                                   params['update_password'], encryption, iterations)
-        if decision.warning:
-            module.warn(decision.warning)
-        if connect_warning(name, access):
-            module.warn(connect_warning(name, access))
-        changed_password = decision.change
-        actions = plan_present(attrs, wanted_attributes(params['replication'], params['connection_limit']),
-                               decision.verifier, members, params['member_of'], states, schemas, owners, access,
-                               tables)
+        actions, changed_password = plan_role_present(module, conn, facts, readable, states, schemas, owners,
+                                                      access, tables)
 
     if needs_role_privilege(actions) and not (facts['login_superuser'] or facts['login_createrole']):
         module.fail_json(msg='Role %s may not create, alter or drop roles: it is neither a superuser nor has '
@@ -390,6 +376,35 @@ def run(module, conn, schemas, tables):
                          settings=password_settings(module, conn, facts, actions), label='role %s' % name)
     applied = plan.apply(conn, module.check_mode)
 
+    report(module, name, applied, actions, (attrs, members, states, access), changed_password)
+
+
+def plan_role_present(module, conn, facts, readable, states, schemas, owners, access, tables):
+    """(actions, whether the password changes) for state=present; fails on a missing schema."""
+    params = module.params
+    name = params['name']
+    missing = [schema for schema in schemas if schema not in states]
+    if missing:
+        module.fail_json(msg='Schema(s) %s do not exist in database %s. Fix the schemas option or create them '
+                             'first.' % (', '.join(missing), conn.info.dbname), queries=[])
+    iterations = int(facts['scram_iterations'] or DEFAULT_ITERATIONS)
+    encryption = MD5 if facts['password_encryption'] in ('md5', 'on') else 'scram-sha-256'
+    exists = facts['oid'] is not None
+    decision = decide_password(params['password'], name, exists, facts['rolpassword'], readable,
+                               params['update_password'], encryption, iterations)
+    if decision.warning:
+        module.warn(decision.warning)
+    if connect_warning(name, access):
+        module.warn(connect_warning(name, access))
+    members = facts['member_of'] if exists else []
+    actions = plan_present(current_attributes(facts), wanted_attributes(params['replication'], params['connection_limit']),
+                           decision.verifier, members, params['member_of'], states, schemas, owners, access, tables)
+    return actions, decision.change
+
+
+def report(module, name, applied, actions, current, changed_password):
+    """exit_json with the role as it is after the run (or would be, in check mode), and the diff."""
+    attrs, members, states, access = current
     after_attrs, after_members, after_states = predicted(actions, attrs, members, states)
     before = describe(attrs, members, states, access)
     after = describe(after_attrs, after_members, after_states, predicted_access(actions, access))
