@@ -78,12 +78,18 @@ def run_session(name):
     return name, status, seconds, cpu, reason
 
 
+def expand(arg, known):
+    """A session name, or a kind without a version (smoke, units, sanity): that kind on every core."""
+    if arg in known:
+        return [arg]
+    return [name for name in known if name.partition('-')[0] == arg] or [arg]
+
+
 def main(argv):
     os.makedirs(os.path.join(CACHE, 'logs'), exist_ok=True)
     known = all_sessions()
     # A kind without a version (smoke, units, sanity) stands for that kind on every core.
-    sessions = [name for arg in argv[1:] for name in ([arg] if arg in known else
-                                                        [k for k in known if k.partition('-')[0] == arg] or [arg])]
+    sessions = [name for arg in argv[1:] for name in expand(arg, known)]
     sessions = sessions or known
     unknown = [name for name in sessions if name not in known]
     if unknown:
