@@ -90,7 +90,6 @@ class Plan:
     def __bool__(self):
         return any(group.steps for group in self.groups)
 
-
     def add(self, statement, masked=None):
         """A statement that runs on its own, outside a transaction."""
         self.groups.append(Group([Step(statement, masked)], transactional=False))
