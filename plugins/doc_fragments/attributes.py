@@ -3,24 +3,11 @@
 
 from __future__ import annotations
 
-_ACTION_GROUP = r"""
-  action_group:
-    support: full
-    membership:
-      - bemi.postgresql.all
-    description: Use C(group/bemi.postgresql.all) in C(module_defaults) to set the connection options once.
-"""
-
-_IDEMPOTENT = r"""
-  idempotent:
-    support: full
-    description: When run twice with the same options, the second run reports no change and runs no query.
-"""
-
 
 class ModuleDocFragment:
     # Every module that changes something plans from the catalogs, so check and
-    # diff mode are complete for all of them.
+    # diff mode are complete for all of them. (Each fragment is one literal: the
+    # sanity yamllint reads fragments as plain string assignments.)
     DOCUMENTATION = r"""
 attributes:
   check_mode:
@@ -29,7 +16,15 @@ attributes:
   diff_mode:
     support: full
     description: Returns what changes, as C(before) and C(after), when run with C(--diff). Passwords and hashes are never shown.
-""" + _IDEMPOTENT + _ACTION_GROUP
+  idempotent:
+    support: full
+    description: When run twice with the same options, the second run reports no change and runs no query.
+  action_group:
+    support: full
+    membership:
+      - bemi.postgresql.all
+    description: Use C(group/bemi.postgresql.all) in C(module_defaults) to set the connection options once.
+"""
 
     # Read-only (info) modules: use instead of the default fragment, not with it.
     INFO_MODULE = r"""
@@ -40,4 +35,12 @@ attributes:
   diff_mode:
     support: N/A
     description: It changes nothing, so it has no diff to return.
-""" + _IDEMPOTENT + _ACTION_GROUP
+  idempotent:
+    support: full
+    description: When run twice with the same options, the second run reports no change and runs no query.
+  action_group:
+    support: full
+    membership:
+      - bemi.postgresql.all
+    description: Use C(group/bemi.postgresql.all) in C(module_defaults) to set the connection options once.
+"""
