@@ -52,8 +52,10 @@ def locks(log_path, offset):
         for at, text in enumerate(texts):
             if re.match(r'ALTER TABLE .* REPLICA IDENTITY', text):
                 alters += 1
-                if texts[at - 3:at + 2:4] != ['BEGIN', 'COMMIT'] or "'lock_timeout'" not in texts[at - 2]:
-                    print('not in its own transaction under lock_timeout: %s' % texts[max(at - 3, 0):at + 2])
+                # BEGIN; SELECT set_config('lock_timeout', ...), ...; ALTER TABLE ...; COMMIT
+                around = texts[max(at - 2, 0):at + 2]
+                if around[:1] != ['BEGIN'] or around[-1:] != ['COMMIT'] or "'lock_timeout'" not in texts[at - 1]:
+                    print('not in its own transaction under lock_timeout: %s' % around)
                     return 1
     print(json.dumps({'alter_statements': alters}))
     return 0
