@@ -62,6 +62,8 @@ def main(files):
             text = handle.read()
         targets = LINK.findall(strip_code(text)) + HREF.findall(text)
         for target in targets:
+            # Markdown's backslash escapes apply in link destinations too (the generated pages use them).
+            target = re.sub(r'\\(.)', r'\1', target)
             if re.match(r'^[a-z][a-z0-9+.-]*:', target):
                 continue  # http:, https:, mailto:
             file_part, dummy, anchor = target.partition('#')

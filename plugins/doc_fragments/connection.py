@@ -36,14 +36,14 @@ options:
   login_port:
     description:
       - Port of the server. Falls back to E(PGPORT), then to V(5432).
-      - The alias O(port) is part of this collection's interface and is not deprecated.
+      - The alias C(port) is part of this collection's interface and is not deprecated.
     type: int
     default: 5432
     aliases: [port]
   login_db:
     description:
       - Database to connect to. Falls back to E(PGDATABASE); without either, libpq uses the database named after O(login_user).
-      - The alias O(db) is part of this collection's interface and is not deprecated.
+      - The alias C(db) is part of this collection's interface and is not deprecated.
     type: str
     aliases: [db]
   ssl_mode:
