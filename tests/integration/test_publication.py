@@ -178,7 +178,7 @@ def test_transitions(server, major):
             before = snapshot(server, db)
             failed = run_module('bemi_publication', dict(server.connection_args(), login_db=db, schemas=['s2']))
             assert failed.failed
-            assert 'needs PostgreSQL 15 or newer' in failed['msg']
+            assert 'need PostgreSQL 15 or newer' in failed['msg']
             assert snapshot(server, db) == before
 
         # back to all tables: DROP and CREATE in one transaction
