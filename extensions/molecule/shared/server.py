@@ -5,7 +5,7 @@ its own port, data directory and socket directory (so restarting one never touch
 another), built on scripts/pgserver.py.
 
     python server.py create BASE MAJOR PORT [NAME=VALUE ...]    initdb + start (settings go to postgresql.conf)
-    python server.py standby BASE MAJOR PORT PRIMARY_BASE PRIMARY_PORT    pg_basebackup -R + start
+    python server.py standby BASE MAJOR PORT PRIMARY_BASE [SLOT]    pg_basebackup -R (-C -S SLOT) + start
     python server.py sql BASE PORT DB FILE    run an SQL file (psql, as postgres)
     python server.py stop BASE | start BASE | destroy BASE
 """
@@ -52,15 +52,11 @@ def main(argv):
         server = cluster(base, major, port)
         server.init(dict(item.split('=', 1) for item in settings)).start()
     elif command == 'standby':
-        major, port, primary_base, primary_port = argv[3:7]
+        major, port, primary_base = argv[3:6]
+        slot = argv[6] if len(argv) > 6 else None
         fresh_base(base, major, port)
         server = cluster(base, major, port)
-        os.chmod(base, 0o1777)
-        server._run([os.path.join(server.bindir, 'pg_basebackup'), '-D', server.data_dir, '-R', '-X', 'stream',
-                     '-h', os.path.abspath(primary_base), '-p', str(primary_port), '-U', 'postgres', '-c', 'fast'])
-        # The copy keeps the primary's port and socket settings: give the standby its own.
-        server.append_conf({'port': port, 'unix_socket_directories': "'%s'" % base}, 'postgresql.auto.conf')
-        server.start()
+        server.init_standby(cluster(os.path.abspath(primary_base)), slot).start()
     elif command == 'sql':
         port, dbname, path = argv[3], argv[4], argv[5]
         # -f (not stdin), so that \ir in the file includes relative to the file.
