@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.bemi.postgresql.plugins.module_utils.connection import query_one
+from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import detect_managed_service
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
 REPORTED = ('wal_level', 'max_replication_slots', 'max_wal_senders')
@@ -148,3 +150,11 @@ def alter_privilege_problem(facts, names, login_user, managed_service):
                 '"GRANT ALTER SYSTEM ON PARAMETER %s TO %s" as a superuser.'
                 % (login_user, wanted, wanted, login_user))
     return None
+
+
+def alter_system_check(conn, names, login_user):
+    """(the refusal with its fix, or None; whether this login may also reload) for ALTER SYSTEM of ``names``."""
+    statement, args = privileges_query(conn.info.server_version, names)
+    facts = query_one(conn, statement, args)
+    service = detect_managed_service(facts['provider_settings'] or [], facts['provider_roles'] or [])
+    return alter_privilege_problem(facts, names, login_user, service), facts['can_reload']

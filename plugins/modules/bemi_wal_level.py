@@ -186,7 +186,6 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import (
-    detect_managed_service,
     read_settings,
     restart_pending,
 )
@@ -197,14 +196,13 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
     LOGICAL_SLOTS_QUERY,
     REPORTED,
     OptionError,
-    alter_privilege_problem,
+    alter_system_check,
     keep_size_mb,
     needs_reload,
     parse_keep_size,
     plan_keep_size,
     plan_settings,
     predicted_configured,
-    privileges_query,
     slots_block_reset,
 )
 
@@ -325,17 +323,13 @@ def refuse_unless_allowed(module, conn, changes, settings):
     Returns whether it may also reload the configuration.
     """
     names = [name for name, dummy in changes]
-    statement, args = privileges_query(conn.info.server_version, names)
-    facts = query_one(conn, statement, args)
     if settings['wal_level'].source == 'command line' and 'wal_level' in names:
         module.fail_json(msg='wal_level is given on the postgres command line (-c wal_level=...), which overrides '
                              'postgresql.auto.conf. Fix: change the start options of the service instead.')
-    problem = alter_privilege_problem(facts, names, module.params['login_user'],
-                                      detect_managed_service(facts['provider_settings'] or [],
-                                                             facts['provider_roles'] or []))
+    problem, can_reload = alter_system_check(conn, names, module.params['login_user'])
     if problem:
         module.fail_json(msg=problem, queries=[])
-    return facts['can_reload']
+    return can_reload
 
 
 def warn_about_other_sources(module, changes, settings):
