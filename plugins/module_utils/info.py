@@ -53,6 +53,7 @@ SERVER_QUERY = (
     "pg_is_in_recovery() AS in_recovery, "
     "(SELECT count(*) FROM pg_replication_slots)::int AS slots_in_use, "
     "(SELECT count(*) FROM pg_stat_replication)::int AS wal_senders_in_use, "
+    + slot_utils.STREAMING_STANDBYS + " AS streaming_standbys, "
     "(SELECT coalesce(array_agg(name::text ORDER BY name), '{}') FROM pg_settings WHERE pending_restart) "
     "AS pending_restart, "
     "(SELECT setting FROM pg_settings WHERE name = 'data_directory') AS data_directory, "
@@ -206,6 +207,7 @@ def gather(conn, options):
         'files': dict((key, server[key]) for key in ('data_directory', 'config_file', 'hba_file')),
         'cluster_name': server['cluster_name'],
         'min_wal_size_mb': server['min_wal_size_mb'],
+        'streaming_standbys': server['streaming_standbys'],
         'patroni': server['patroni'],
         'user_schemas': list(server['user_schemas'] or []),
     }
@@ -692,6 +694,7 @@ def check_server(facts, options, report):
         'version_num': facts['server_version_num'],
         'cluster_name': facts['cluster_name'],
         'min_wal_size_mb': facts.get('min_wal_size_mb'),
+        'streaming_standbys': facts.get('streaming_standbys'),
         'role_exists': None if role is None else bool(role),
         'user_schemas': facts['user_schemas'],
     }

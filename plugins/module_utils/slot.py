@@ -237,10 +237,9 @@ HEALTH_QUERY = (
     "WHERE name IN ('idle_replication_slot_timeout', 'max_wal_size', 'max_slot_wal_keep_size')"
 )
 # Physical walsenders (standbys streaming from here) have no database.
-TOPOLOGY_QUERY = (
-    "SELECT pg_is_in_recovery() AS in_recovery, "
-    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname IS NULL)::int AS standbys"
-)
+STREAMING_STANDBYS = ("(SELECT count(*) FROM pg_stat_activity "
+                      "WHERE backend_type = 'walsender' AND datname IS NULL)::int")
+TOPOLOGY_QUERY = "SELECT pg_is_in_recovery() AS in_recovery, " + STREAMING_STANDBYS + " AS standbys"
 LSN_QUERY = (
     "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, "
     "extract(epoch FROM clock_timestamp())::float8 AS at"
@@ -389,7 +388,7 @@ def failover_findings(failover, slot_name):
     obj = 'replication slot %s' % slot_name
     setup = ('on each standby set sync_replication_slots = on, hot_standby_feedback = on, primary_slot_name and a '
              'dbname in primary_conninfo, and list the standbys\' physical slots in synchronized_standby_slots on '
-             'the primary')
+             'the primary (the tracking role does all of this with bemi_failover_slots)')
     if not failover['supported']:
         if failover['standby'] or not failover['streaming_standbys']:
             return []

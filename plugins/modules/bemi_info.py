@@ -458,6 +458,10 @@ server:
     min_wal_size_mb:
       description: C(min_wal_size) in MB (the floor of the tracking role's automatic WAL budget).
       type: int
+    streaming_standbys:
+      description: How many standbys (or other physical replication clients) stream from this server now.
+      type: int
+      version_added: 0.2.0
     role_exists:
       description: Whether the role O(role) exists; null when the roles cannot be read.
       type: bool

@@ -193,7 +193,7 @@ def test_healthy_database(pool, major):
                               'data_directory': cluster.data_dir,
                               'config_file': os.path.join(cluster.data_dir, 'postgresql.conf'),
                               'hba_file': os.path.join(cluster.data_dir, 'pg_hba.conf'),
-                              'cluster_name': '', 'min_wal_size_mb': 80, 'role_exists': True,
+                              'cluster_name': '', 'min_wal_size_mb': 80, 'streaming_standbys': 0, 'role_exists': True,
                               'user_schemas': ['public']}
     assert real['server']['version_num'] // 10000 == major
     assert real['replication_slots'] == []

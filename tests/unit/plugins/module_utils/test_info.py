@@ -109,7 +109,7 @@ def test_healthy_is_ready():
     assert report['role']['cannot_select'] == []
     assert report['findings'] == []
     assert report['server'] == {'in_recovery': False, 'version_num': 170006, 'cluster_name': '', 'min_wal_size_mb': None,
-                                'role_exists': True,
+                                'streaming_standbys': None, 'role_exists': True,
                                 'user_schemas': ['"Sales"', 'public'], 'data_directory': '/srv/pg/data',
                                 'config_file': '/srv/pg/data/postgresql.conf', 'hba_file': '/srv/pg/data/pg_hba.conf'}
     assert report['tables_without_full_identity'] == []
