@@ -120,6 +120,16 @@ options:
     type: list
     elements: str
     default: []
+  revoked_before:
+    description:
+      - With O(state=absent) in check mode only, the databases whose grants an earlier step of the same dry run
+        revokes (this module with O(state=present) and O(schemas=[]) there). Their grants do not make the
+        predicted drop refuse, so a dry run of a teardown over several databases shows the drop that the real
+        run makes. A real run reads the catalogs, which by then tell.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   default_privileges_for:
     description:
       - The roles whose future tables in O(schemas) the role may read, through
@@ -309,6 +319,7 @@ def main():
         schemas=dict(type='list', elements='str', default=['public']),
         default_privileges_for=dict(type='list', elements='str'),
         tables=dict(type='list', elements='str', default=[]),
+        revoked_before=dict(type='list', elements='str', default=[]),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -453,9 +464,11 @@ def refuse_drop_elsewhere(module, name, facts, exists):
     if not exists:
         return
     problems = []
-    if facts['other_databases']:
-        problems.append('it still holds privileges or owns objects in database(s) %s'
-                        % ', '.join(facts['other_databases']))
+    others = facts['other_databases'] or []
+    if module.check_mode:
+        others = [db for db in others if db not in module.params['revoked_before']]
+    if others:
+        problems.append('it still holds privileges or owns objects in database(s) %s' % ', '.join(others))
     if facts['owned_databases']:
         problems.append('it owns database(s) %s' % ', '.join(facts['owned_databases']))
     if problems:

@@ -325,6 +325,12 @@ def test_absent_refuses_while_other_databases_hold_privileges(server):
         for check in (True, False):
             message = refused(server, absent, dbs, check=check)
             assert 'app4b' in message and 'Nothing was changed' in message, message
+        # A dry run of a teardown that revokes app4b's grants first predicts the drop...
+        predicted = run_module('bemi_role', dict(absent, revoked_before=['app4b']), check=True)
+        assert not predicted.failed and predicted['queries'][-2:] == ['DROP OWNED BY "bemi4"', 'DROP ROLE "bemi4"']
+        # ...but a real run believes only the catalogs.
+        message = refused(server, dict(absent, revoked_before=['app4b']), dbs, check=False)
+        assert 'app4b' in message, message
         # Revoking its grants in app4b (schemas: []) lets it be dropped from app4a.
         revoked = run_module('bemi_role', dict(server.connection_args(), login_db='app4b', name='bemi4',
                                                password='pw-4', schemas=[]))
