@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.bemi.postgresql.plugins.module_utils.connection import query_one
+from ansible_collections.bemi.postgresql.plugins.module_utils.connection import query_one, sql
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import detect_managed_service
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
@@ -158,3 +158,19 @@ def alter_system_check(conn, names, login_user):
     facts = query_one(conn, statement, args)
     service = detect_managed_service(facts['provider_settings'] or [], facts['provider_roles'] or [])
     return alter_privilege_problem(facts, names, login_user, service), facts['can_reload']
+
+
+def alter_system(name, value):
+    """ALTER SYSTEM SET ``name`` to ``value``, or RESET it for None. ``name`` is one of our own constants."""
+    if value is None:
+        return sql.SQL('ALTER SYSTEM RESET {}').format(sql.SQL(name))
+    return sql.SQL('ALTER SYSTEM SET {} = {}').format(sql.SQL(name), sql.Literal(value))
+
+
+def add_reload(plan, module, can_reload):
+    """pg_reload_conf() at the end of ``plan``, or a warning that the next reload applies the settings."""
+    if can_reload:
+        plan.add(sql.SQL('SELECT pg_reload_conf()'))
+    else:
+        module.warn('%s may not run pg_reload_conf(), so the new settings take effect at the next reload.'
+                    % module.params['login_user'])

@@ -149,7 +149,6 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     query,
     query_one,
     run_with_connection,
-    sql,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.failover import (
     ACTIVE_PHYSICAL_SLOTS_QUERY,
@@ -166,7 +165,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.failover import (
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import read_settings
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import VersionError, require
-from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import alter_system_check
+from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import add_reload, alter_system, alter_system_check
 
 
 def main():
@@ -221,12 +220,8 @@ def run(module, conn):
         if problem:
             module.fail_json(msg=problem, queries=[])
         for name, value in changes:
-            add_change(plan, name, value)
-        if can_reload:
-            plan.add(sql.SQL('SELECT pg_reload_conf()'))
-        else:
-            module.warn('%s may not run pg_reload_conf(), so the new settings take effect at the next reload.'
-                        % params['login_user'])
+            plan.add(alter_system(name, value))
+        add_reload(plan, module, can_reload)
     applied = plan.apply(conn, module.check_mode)
 
     before = configured(settings)
@@ -241,14 +236,6 @@ def run(module, conn):
     if result_diff is not None:
         result['diff'] = result_diff
     module.exit_json(**result)
-
-
-def add_change(plan, name, value):
-    """ALTER SYSTEM for one setting (RESET for None)."""
-    if value is None:
-        plan.add(sql.SQL('ALTER SYSTEM RESET {}').format(sql.SQL(name)))
-    else:
-        plan.add(sql.SQL('ALTER SYSTEM SET {} = {}').format(sql.SQL(name), sql.Literal(value)))
 
 
 def configured(settings):

@@ -182,7 +182,6 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     query,
     query_one,
     run_with_connection,
-    sql,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import (
@@ -196,6 +195,8 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
     LOGICAL_SLOTS_QUERY,
     REPORTED,
     OptionError,
+    add_reload,
+    alter_system,
     alter_system_check,
     keep_size_mb,
     needs_reload,
@@ -268,16 +269,9 @@ def run(module, conn, minimums, keep_size):
 
     plan = Plan()
     for name, value in changes:
-        if value is None:
-            plan.add(sql.SQL('ALTER SYSTEM RESET {}').format(sql.SQL(name)))
-        else:
-            plan.add(sql.SQL('ALTER SYSTEM SET {} = {}').format(sql.SQL(name), sql.Literal(value)))
+        plan.add(alter_system(name, value))
     if changes and needs_reload(changes, settings):
-        if can_reload:
-            plan.add(sql.SQL('SELECT pg_reload_conf()'))
-        else:
-            module.warn('%s may not run pg_reload_conf(), so the new settings take effect at the next reload.'
-                        % module.params['login_user'])
+        add_reload(plan, module, can_reload)
     applied = plan.apply(conn, module.check_mode)
 
     before = configured_values(settings)

@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'shared'))
 
 import server as servers  # noqa: E402  pylint: disable=wrong-import-position
-from pgoutput_consumer import Consumer, lsn_number  # noqa: E402  pylint: disable=wrong-import-position
+from pgoutput_consumer import Consumer, delivery, insert_orders, lsn_number  # noqa: E402  pylint: disable=wrong-import-position
 
 READ, UNREAD, AFTER = range(2001, 2051), range(2051, 2101), range(2101, 2151)
 HEARTBEAT = 9001  # rows written while the copy is synchronized, read and confirmed
@@ -35,8 +35,7 @@ def dsn(port, db):
 
 
 def run(port, db, statement, args=None):
-    # The test servers run with synchronous_commit off; a crash may lose such commits, on any server.
-    conn = psycopg2.connect(dsn(port, db), options='-c synchronous_commit=on')
+    conn = psycopg2.connect(dsn(port, db))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -47,9 +46,7 @@ def run(port, db, statement, args=None):
 
 
 def insert(port, db, ids):
-    for chunk in (list(ids)[i:i + 10] for i in range(0, len(ids), 10)):
-        run(port, db, 'INSERT INTO public.orders (id, item, qty) SELECT i, %s, 1 FROM unnest(%s::int[]) AS i',
-            ('failover', chunk))
+    insert_orders(dsn(port, db), ids, 'failover')
 
 
 def wait_until_synced(primary, standby, db, slot, consumer, timeout=90):
@@ -120,13 +117,7 @@ def main(argv):
     after = consumer.read_ids('orders', lambda ids: wanted <= set(ids), timeout=90)
     consumer.close()
 
-    print(json.dumps({
-        'read_before': len(seen),
-        'standby_copy_confirmed': copy,
-        'read_after': len(after),
-        'missing': sorted(wanted - set(after)),
-        'duplicates': len(after) - len(set(after)) + len(set(after) & set(seen)),
-    }))
+    print(json.dumps(dict(delivery(seen, after, wanted), standby_copy_confirmed=copy)))
     return 0
 
 

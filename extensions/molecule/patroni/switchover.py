@@ -25,7 +25,7 @@ import psycopg2
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'shared'))
 
-from pgoutput_consumer import Consumer, lsn_number  # noqa: E402  pylint: disable=wrong-import-position
+from pgoutput_consumer import Consumer, delivery, insert_orders, lsn_number  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), '.cache', 'venv-patroni', 'bin')
 READ, UNREAD, AFTER = range(1001, 1051), range(1051, 1101), range(1101, 1151)
@@ -54,13 +54,7 @@ def dsn(member, db):
 
 
 def insert(member, db, ids):
-    conn = psycopg2.connect(dsn(member, db))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for chunk in (list(ids)[i:i + 10] for i in range(0, len(ids), 10)):
-            cur.execute('INSERT INTO public.orders (id, item, qty) SELECT i, %s, 1 FROM unnest(%s::int[]) AS i',
-                        ('switchover', chunk))
-    conn.close()
+    insert_orders(dsn(member, db), ids, 'switchover')
 
 
 def slot_position(member, db, slot):
@@ -113,15 +107,8 @@ def main(argv):
     after = consumer.read_ids('orders', lambda ids: wanted <= set(ids), timeout=90)
     consumer.close()
 
-    print(json.dumps({
-        'old_leader': old['name'],
-        'new_leader': new['name'],
-        'read_before': len(seen),
-        'replica_slots_caught_up': synced,
-        'read_after': len(after),
-        'missing': sorted(wanted - set(after)),
-        'duplicates': len(after) - len(set(after)) + len(set(after) & set(READ)),
-    }))
+    print(json.dumps(dict(delivery(seen, after, wanted), old_leader=old['name'], new_leader=new['name'],
+                          replica_slots_caught_up=synced)))
     return 0
 
 

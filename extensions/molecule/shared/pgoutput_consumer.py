@@ -92,6 +92,31 @@ class Consumer(object):
             pass
 
 
+def insert_orders(dsn, ids, item):
+    """Rows (id, item, 1) in public.orders, ten per transaction, each commit flushed (the test servers
+    run with synchronous_commit off, whose commits a crash may lose on any server)."""
+    conn = psycopg2.connect(dsn, options='-c synchronous_commit=on')
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for chunk in (list(ids)[i:i + 10] for i in range(0, len(ids), 10)):
+                cur.execute('INSERT INTO public.orders (id, item, qty) SELECT i, %s, 1 FROM unnest(%s::int[]) AS i',
+                            (item, chunk))
+    finally:
+        conn.close()
+
+
+def delivery(read_before, read_after, wanted):
+    """What arrived after the move: ``missing`` must be empty; ``duplicates`` are at-least-once redeliveries."""
+    after = set(read_after)
+    return {
+        'read_before': len(read_before),
+        'read_after': len(read_after),
+        'missing': sorted(set(wanted) - after),
+        'duplicates': len(read_after) - len(after) + len(after & set(read_before)),
+    }
+
+
 def lsn_number(text):
     high, low = text.split('/')
     return (int(high, 16) << 32) + int(low, 16)
