@@ -57,6 +57,10 @@ TAGS = ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA', 'ALTE
 MARKER = '-- bemi.postgresql event trigger v2'
 SCHEMAS_PREFIX = '-- bemi.postgresql tracked schemas: '
 SEARCH_PATH = 'pg_catalog, pg_temp'
+# The function's SET clauses, in order. A generic plan for its queries: their parameter (the
+# new tables' OIDs) made PostgreSQL plan them anew on every CREATE TABLE, which cost more than
+# running them (about 1 ms with 10,000 tables; see docs/benchmarks.md).
+FUNCTION_SETTINGS = (('search_path', SEARCH_PATH), ('plan_cache_mode', 'force_generic_plan'))
 # Set while the function runs, so that its own ALTER TABLE does not run it again.
 GUARD_SETTING = 'bemi.set_replica_identity'
 # The procedure's lock_timeout and retries, as bemi_replica_identity's defaults.
@@ -289,10 +293,12 @@ def _quoted_body(body):
 
 
 def create_function(body):
+    settings = sql.SQL(' ').join(sql.SQL('SET {} = {}').format(sql.SQL(name), sql.SQL(value))
+                                 for name, value in FUNCTION_SETTINGS)
     return sql.SQL(
         'CREATE OR REPLACE FUNCTION {}.{}() RETURNS event_trigger LANGUAGE plpgsql '
-        'SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {}').format(
-            sql.Identifier(SCHEMA), sql.Identifier(FUNCTION), _quoted_body(body))
+        'SECURITY DEFINER {} AS {}').format(
+            sql.Identifier(SCHEMA), sql.Identifier(FUNCTION), settings, _quoted_body(body))
 
 
 def create_procedure(body):
@@ -371,7 +377,7 @@ def read_state(conn, query_one):
 # What each routine must be besides its body: the function runs as its owner with a pinned
 # search_path; the procedure runs as its caller, without SET clauses, so that it may COMMIT.
 _WANTED = {
-    'FUNCTION': {'definer': True, 'config': ['search_path=' + SEARCH_PATH]},
+    'FUNCTION': {'definer': True, 'config': ['%s=%s' % setting for setting in FUNCTION_SETTINGS]},
     'PROCEDURE': {'definer': False, 'config': None},
 }
 

@@ -12,7 +12,7 @@ BODY_P = '\n' + et.MARKER + '\nBEGIN END\n'
 def routine(kind, source, returns, **extra):
     function = kind == 'f'
     value = {'kind': kind, 'source': source, 'definer': function,
-             'config': ['search_path=pg_catalog, pg_temp'] if function else None,
+             'config': ['search_path=pg_catalog, pg_temp', 'plan_cache_mode=force_generic_plan'] if function else None,
              'owner': 'postgres', 'owner_super': True, 'public_execute': False, 'returns': returns, 'language': 'plpgsql'}
     value.update(extra)
     return value
@@ -103,6 +103,12 @@ def test_managed_admin_owner_is_kept():
 def test_old_procedure_is_replaced_by_one_that_may_commit():
     old = routine('p', BODY_P, 'void', definer=True, config=['search_path=pg_catalog, pg_temp'])
     assert kinds(et.plan_install(installed(procedure=old), BODY_F, BODY_P)) == ['CREATE OR REPLACE PROCEDURE']
+
+
+def test_function_without_the_generic_plan_setting_is_replaced():
+    # Installed by an earlier release: its queries were planned anew on every CREATE TABLE.
+    old = routine('f', BODY_F, 'event_trigger', config=['search_path=pg_catalog, pg_temp'])
+    assert kinds(et.plan_install(installed(function=old), BODY_F, BODY_P)) == ['CREATE OR REPLACE FUNCTION']
 
 
 def test_old_marker_is_not_ours():
