@@ -129,34 +129,31 @@ def describe_target(conn_params):
         conn_params.get('dbname') or conn_params.get('user'))
 
 
+# libpq's connection errors, recognised by a pattern of their (lower-cased) text: the kind, and the likely fix.
+# The first that matches wins; none matching means the server could not be reached.
+CONNECT_ERRORS = (
+    (r'authentication failed|no password supplied', 'authentication failed',
+     'check login_user and login_password (or PGPASSWORD / ~/.pgpass), and the pg_hba.conf line that matched'),
+    (r'database .*does not exist', 'unknown database', 'create the database first or fix login_db'),
+    (r'role .*does not exist', 'unknown role', 'create the role first or fix login_user'),
+    (r'no pg_hba\.conf entry', 'rejected by pg_hba.conf',
+     'add a pg_hba.conf line for this client, user and database, then reload PostgreSQL'),
+    (r'permission denied for database|must have connect', 'insufficient privilege',
+     'GRANT CONNECT ON DATABASE to login_user'),
+    (r'timeout expired', 'server unreachable (timed out)',
+     'check login_host, login_port, firewalls, or raise connect_timeout'),
+)
+UNREACHABLE = ('server unreachable',
+               'check that the server is running and that login_host, login_unix_socket and login_port point at it')
+
+
 def explain_connect_error(message, conn_params):
     """A clear message, with the likely fix, for a failed connection."""
-    target = describe_target(conn_params)
     detail = ' '.join(line.strip() for line in message.strip().splitlines() if line.strip())
     lowered = message.lower()
-    if 'password authentication failed' in lowered or 'no password supplied' in lowered \
-            or 'authentication failed' in lowered:
-        hint = 'check login_user and login_password (or PGPASSWORD / ~/.pgpass), and the pg_hba.conf line that matched'
-        kind = 'authentication failed'
-    elif 'database' in lowered and 'does not exist' in lowered:
-        hint = 'create the database first or fix login_db'
-        kind = 'unknown database'
-    elif 'role' in lowered and 'does not exist' in lowered:
-        hint = 'create the role first or fix login_user'
-        kind = 'unknown role'
-    elif 'no pg_hba.conf entry' in lowered:
-        hint = 'add a pg_hba.conf line for this client, user and database, then reload PostgreSQL'
-        kind = 'rejected by pg_hba.conf'
-    elif 'permission denied for database' in lowered or 'must have connect' in lowered:
-        hint = 'GRANT CONNECT ON DATABASE to login_user'
-        kind = 'insufficient privilege'
-    elif 'timeout expired' in lowered:
-        hint = 'check login_host, login_port, firewalls, or raise connect_timeout'
-        kind = 'server unreachable (timed out)'
-    else:
-        hint = 'check that the server is running and that login_host, login_unix_socket and login_port point at it'
-        kind = 'server unreachable'
-    return 'Could not connect to PostgreSQL as %s: %s (%s). Fix: %s.' % (target, kind, detail, hint)
+    kind, hint = next(((kind, hint) for pattern, kind, hint in CONNECT_ERRORS if re.search(pattern, lowered)),
+                      UNREACHABLE)
+    return 'Could not connect to PostgreSQL as %s: %s (%s). Fix: %s.' % (describe_target(conn_params), kind, detail, hint)
 
 
 def connect(module):

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.bemi.postgresql.plugins.module_utils.connection import SECRET_KEYWORDS, secret_values
+from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    SECRET_KEYWORDS,
+    explain_connect_error,
+    secret_values,
+)
 
 
 def test_secret_keywords_of_connect_params():
@@ -30,3 +34,20 @@ def test_passwords_inside_connection_strings(dbname, expected):
 def test_connect_params_given_as_a_string():
     assert secret_values({'connect_params': 'password=p2 sslmode=require'}) == ['p2']
     assert secret_values({'connect_params': None}) == []
+
+
+@pytest.mark.parametrize('message, kind', [
+    ('FATAL:  password authentication failed for user "bemi"', 'authentication failed'),
+    ('fe_sendauth: no password supplied', 'authentication failed'),
+    ('FATAL:  database "shop" does not exist', 'unknown database'),
+    ('FATAL:  role "nobody" does not exist', 'unknown role'),
+    ('FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "bemi", database "shop"', 'rejected by pg_hba.conf'),
+    ('FATAL:  permission denied for database "shop"\nDETAIL:  User does not have CONNECT privilege.',
+     'insufficient privilege'),
+    ('timeout expired', 'server unreachable (timed out)'),
+    ('connection to server at "127.0.0.1", port 5 failed: Connection refused', 'server unreachable'),
+])
+def test_connect_errors_are_explained(message, kind):
+    text = explain_connect_error(message, {'user': 'bemi', 'host': 'db1', 'port': 5432, 'dbname': 'shop'})
+    assert text.startswith('Could not connect to PostgreSQL as bemi@db1 port 5432 database shop: %s (' % kind), text
+    assert ' Fix: ' in text and 'password=' not in text
