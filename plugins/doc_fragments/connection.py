@@ -80,6 +80,9 @@ notes:
   - Runs on the managed host, which needs C(psycopg2) (or C(psycopg2-binary)) for the Python that Ansible uses there.
     When psycopg2 is missing, C(psycopg) 3 is used instead.
   - Every statement the module runs, or would run in check mode, is returned in RV(queries). Secrets in it are replaced by C(********).
+  - When the connection fails, the failed result holds C(connect_error), a stable code for the cause (such as
+    V(server_unreachable) or V(authentication_failed); the troubleshooting guide lists them all), next to the message
+    with its fix.
 requirements:
   - psycopg2 >= 2.8, or psycopg >= 3.1
 """

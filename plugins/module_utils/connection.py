@@ -129,31 +129,32 @@ def describe_target(conn_params):
         conn_params.get('dbname') or conn_params.get('user'))
 
 
-# libpq's connection errors, recognised by a pattern of their (lower-cased) text: the kind, and the likely fix.
-# The first that matches wins; none matching means the server could not be reached.
+# libpq's connection errors, recognised by a pattern of their (lower-cased) text: a stable code
+# (returned as ``connect_error``, for playbooks to test instead of the wording), the kind, and
+# the likely fix. The first that matches wins; none matching means the server could not be reached.
 CONNECT_ERRORS = (
-    (r'authentication failed|no password supplied', 'authentication failed',
+    (r'authentication failed|no password supplied', 'authentication_failed', 'authentication failed',
      'check login_user and login_password (or PGPASSWORD / ~/.pgpass), and the pg_hba.conf line that matched'),
-    (r'database .*does not exist', 'unknown database', 'create the database first or fix login_db'),
-    (r'role .*does not exist', 'unknown role', 'create the role first or fix login_user'),
-    (r'no pg_hba\.conf entry', 'rejected by pg_hba.conf',
+    (r'database .*does not exist', 'unknown_database', 'unknown database', 'create the database first or fix login_db'),
+    (r'role .*does not exist', 'unknown_role', 'unknown role', 'create the role first or fix login_user'),
+    (r'no pg_hba\.conf entry', 'rejected_by_pg_hba', 'rejected by pg_hba.conf',
      'add a pg_hba.conf line for this client, user and database, then reload PostgreSQL'),
-    (r'permission denied for database|must have connect', 'insufficient privilege',
+    (r'permission denied for database|must have connect', 'insufficient_privilege', 'insufficient privilege',
      'GRANT CONNECT ON DATABASE to login_user'),
-    (r'timeout expired', 'server unreachable (timed out)',
+    (r'timeout expired', 'timed_out', 'server unreachable (timed out)',
      'check login_host, login_port, firewalls, or raise connect_timeout'),
 )
-UNREACHABLE = ('server unreachable',
+UNREACHABLE = ('server_unreachable', 'server unreachable',
                'check that the server is running and that login_host, login_unix_socket and login_port point at it')
 
 
 def explain_connect_error(message, conn_params):
-    """A clear message, with the likely fix, for a failed connection."""
+    """(code, a clear message with the likely fix) for a failed connection."""
     detail = ' '.join(line.strip() for line in message.strip().splitlines() if line.strip())
     lowered = message.lower()
-    kind, hint = next(((kind, hint) for pattern, kind, hint in CONNECT_ERRORS if re.search(pattern, lowered)),
-                      UNREACHABLE)
-    return 'Could not connect to PostgreSQL as %s: %s (%s). Fix: %s.' % (describe_target(conn_params), kind, detail, hint)
+    code, kind, hint = next((entry[1:] for entry in CONNECT_ERRORS if re.search(entry[0], lowered)), UNREACHABLE)
+    return code, 'Could not connect to PostgreSQL as %s: %s (%s). Fix: %s.' % (
+        describe_target(conn_params), kind, detail, hint)
 
 
 def connect(module):
@@ -165,7 +166,8 @@ def connect(module):
     try:
         conn = driver.connect(conn_params)
     except DatabaseError as exc:
-        module.fail_json(msg=explain_connect_error(str(exc), conn_params))
+        code, message = explain_connect_error(str(exc), conn_params)
+        module.fail_json(msg=message, connect_error=code)
     # Statements group themselves into transactions explicitly (see plan.py).
     conn.autocommit = True
     return conn

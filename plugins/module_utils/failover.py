@@ -24,15 +24,16 @@ STANDBY_SETTINGS = ('sync_replication_slots', 'hot_standby_feedback', 'primary_c
 # primary_slot_name and primary_conninfo serve physical replication too, and may predate the role.
 RESET_ON_ABSENT = ('synchronized_standby_slots', 'sync_replication_slots')
 
-# Physical slots that a standby streams from now: the default for synchronized_standby_slots.
-ACTIVE_PHYSICAL_SLOTS_QUERY = (
-    "SELECT slot_name::text AS name FROM pg_catalog.pg_replication_slots "
-    "WHERE slot_type = 'physical' AND active ORDER BY 1")
-# Streaming standbys that use no slot: they cannot be named in synchronized_standby_slots.
-STANDBYS_WITHOUT_SLOT_QUERY = (
-    "SELECT r.application_name::text AS name FROM pg_catalog.pg_stat_replication AS r "
-    "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots AS s "
-    "                  WHERE s.slot_type = 'physical' AND s.active_pid = r.pid) ORDER BY 1")
+# On a primary, in one round trip: the physical slots that a standby streams from now (the
+# default for synchronized_standby_slots), and the streaming standbys that use no slot (they
+# cannot be named there).
+STANDBYS_QUERY = (
+    "SELECT (SELECT coalesce(array_agg(slot_name::text ORDER BY slot_name), '{}') "
+    "        FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND active) AS active_slots, "
+    "(SELECT coalesce(array_agg(r.application_name::text ORDER BY r.application_name), '{}') "
+    " FROM pg_catalog.pg_stat_replication AS r "
+    " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots AS s "
+    "                   WHERE s.slot_type = 'physical' AND s.active_pid = r.pid)) AS without_slot")
 
 CONNINFO_SECRETS = ('password', 'sslpassword')
 _TRUE = ('on', 'true', 'yes', '1', 't', 'y')

@@ -216,7 +216,7 @@ def gather(conn, options):
     facts['replication_slots'] = guarded(conn, notes, login, 'Replication slots',
                                          slot_utils.slots_query(server['server_version_num']))
     facts['slot_health'] = slot_utils.read_health(lambda statement, args: query(conn, statement, args),
-                                                  server['server_version_num'], options.get('sample_seconds', 0))
+                                                  server, options.get('sample_seconds', 0))
 
     rows = guarded(conn, notes, login, 'Publication %s' % options['publication'],
                    publication_query(server['server_version_num']), (options['publication'],))

@@ -239,7 +239,6 @@ HEALTH_QUERY = (
 # Physical walsenders (standbys streaming from here) have no database.
 STREAMING_STANDBYS = ("(SELECT count(*) FROM pg_stat_activity "
                       "WHERE backend_type = 'walsender' AND datname IS NULL)::int")
-TOPOLOGY_QUERY = "SELECT pg_is_in_recovery() AS in_recovery, " + STREAMING_STANDBYS + " AS standbys"
 LSN_QUERY = (
     "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, "
     "extract(epoch FROM clock_timestamp())::float8 AS at"
@@ -256,22 +255,23 @@ def seconds_setting(row):
     return int(float(row['setting']) * SECONDS_PER_UNIT.get(row['unit'] or 's', 1))
 
 
-def read_health(query, server_version, sample_seconds, sleep=time.sleep):
+def read_health(query, server, sample_seconds, sleep=time.sleep):
     """Server facts for slot health; with ``sample_seconds``, the WAL rate in bytes per second.
 
+    ``server`` holds what the caller read already: ``server_version_num``, ``in_recovery``
+    and ``streaming_standbys`` (STREAMING_STANDBYS).
     ``query(statement, args)`` returns rows as dicts. The rate comes from two
     reads of the current WAL position (the replayed one on a standby), which
     counts every WAL record, as pg_stat_wal would, on every supported version.
     """
     settings = dict((row['name'], row) for row in query(HEALTH_QUERY, None))
     idle = None
-    if supports(server_version, 'idle_replication_slot_timeout'):
+    if supports(server['server_version_num'], 'idle_replication_slot_timeout'):
         idle = seconds_setting(settings.get('idle_replication_slot_timeout'))
-    topology = query(TOPOLOGY_QUERY, None)[0]
     facts = {
-        'server_version': server_version,
-        'in_recovery': topology['in_recovery'],
-        'standbys': topology['standbys'],
+        'server_version': server['server_version_num'],
+        'in_recovery': server['in_recovery'],
+        'standbys': server['streaming_standbys'],
         'idle_replication_slot_timeout': idle,
         'wal_rate_bytes_per_second': None,
     }

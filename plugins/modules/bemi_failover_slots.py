@@ -146,15 +146,13 @@ standby:
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     ConnectionModule,
     connection_argument_spec,
-    query,
     query_one,
     run_with_connection,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.failover import (
-    ACTIVE_PHYSICAL_SLOTS_QUERY,
     PRIMARY_SETTINGS,
     STANDBY_SETTINGS,
-    STANDBYS_WITHOUT_SLOT_QUERY,
+    STANDBYS_QUERY,
     FailoverError,
     plan_primary,
     plan_standby,
@@ -202,10 +200,11 @@ def run(module, conn):
         if in_recovery:
             changes = plan_standby(params['state'], settings, params['dbname'], params['primary_slot_name'])
         else:
+            standbys = query_one(conn, STANDBYS_QUERY)
+            without_slot = list(standbys['without_slot'])
             standby_slots = params['standby_slots']
             if standby_slots is None:
-                standby_slots = [row['name'] for row in query(conn, ACTIVE_PHYSICAL_SLOTS_QUERY)]
-            without_slot = [row['name'] for row in query(conn, STANDBYS_WITHOUT_SLOT_QUERY)]
+                standby_slots = list(standbys['active_slots'])
             changes = plan_primary(params['state'], settings['synchronized_standby_slots'], standby_slots)
     except FailoverError as exc:
         module.fail_json(msg=str(exc), queries=[])

@@ -163,7 +163,7 @@ def test_explicit_standby_slots_and_bad_input(pair):
     # Unreachable server: a clear error, no traceback.
     gone = run_module('bemi_failover_slots', dict(login_host='127.0.0.1', login_port=pgserver.free_port(),
                                                   login_user='postgres'))
-    assert gone.failed and 'Traceback' not in gone['msg'], gone
+    assert gone.failed and 'Traceback' not in gone['msg'] and gone['connect_error'] == 'server_unreachable', gone
 
 
 def test_refused_before_17(pool, major):

@@ -8,6 +8,7 @@ set back to DEFAULT tearing down the trigger.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -96,14 +97,19 @@ def wait_for(db, condition, what, timeout=120):
     raise AssertionError('timed out waiting for: %s' % what)
 
 
-def holding(db, *statements):
-    """A connection with an open transaction that ran ``statements`` (its locks held until rollback)."""
+@contextlib.contextmanager
+def held(db, *statements):
+    """A connection with an open transaction that ran ``statements``: its locks are held until the block ends."""
     conn = db.connect()
     conn.autocommit = False
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    return conn
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+        yield conn
+    finally:
+        conn.rollback()
+        conn.close()
 
 
 def no_traceback(result):
@@ -118,13 +124,9 @@ def test_role_absent_under_a_lock_fails(db):
     role = 'hard_owner_%d' % next(_counter)
     db.pg.query('CREATE ROLE %s LOGIN' % role)
     db.sql('CREATE TABLE public.owned (id int); ALTER TABLE public.owned OWNER TO %s' % role)
-    locker = holding(db, 'LOCK TABLE public.owned IN ACCESS SHARE MODE')
-    try:
+    with held(db, 'LOCK TABLE public.owned IN ACCESS SHARE MODE'):
         result = run_module('bemi_role', db.args(name=role, state='absent',
                                                  connect_params={'options': '-c lock_timeout=300ms'}))
-    finally:
-        locker.rollback()
-        locker.close()
     try:
         assert result.failed, result
         assert 'lock_timeout' in result['msg'] and 'nothing of it was changed' in result['msg'], result['msg']
@@ -147,13 +149,9 @@ def test_event_trigger_group_that_stays_locked_fails_clearly(db):
     assert not first.failed, first
     routines = db.routines()
     # Another session is changing the trigger function and has not committed.
-    locker = holding(db, "ALTER FUNCTION public._bemi_set_replica_identity_func() SET work_mem = '1MB'")
-    try:
+    with held(db, "ALTER FUNCTION public._bemi_set_replica_identity_func() SET work_mem = '1MB'"):
         result = run_module('bemi_replica_identity', db.args(
             schemas=['*'], lock_timeout='300ms', retries=1, connect_params={'options': '-c lock_timeout=300ms'}))
-    finally:
-        locker.rollback()
-        locker.close()
     assert result.failed, result
     no_traceback(result)
     assert 'lock_timeout' in result['msg'] and 'in 2 attempt(s)' in result['msg'], result['msg']
@@ -170,16 +168,12 @@ def test_tables_dropped_or_renamed_mid_run_are_skipped_and_the_run_goes_on(db):
         CREATE TABLE public.d (id int); CREATE TABLE public.events (id int, at date) PARTITION BY RANGE (at);
         CREATE TABLE public.events_2019 PARTITION OF public.events FOR VALUES FROM ('2019-01-01') TO ('2020-01-01');
     """)
-    locker = holding(db, 'LOCK TABLE public.a IN ACCESS SHARE MODE')
-    try:
+    with held(db, 'LOCK TABLE public.a IN ACCESS SHARE MODE'):
         run = Background('bemi_replica_identity', db.args(lock_timeout='60s', track_new_tables=False))
         wait_for(db, "wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE \"public\".\"a\"%%'",
                  'the module to wait for the lock on public.a')
         # What pg_partman or a migration does meanwhile.
         db.sql('DROP TABLE public.b; ALTER TABLE public.c RENAME TO c_renamed; DROP TABLE public.events_2019')
-    finally:
-        locker.rollback()
-        locker.close()
     result = run.join()
     assert not result.failed, result
     no_traceback(result)
@@ -196,15 +190,11 @@ def test_tables_dropped_or_renamed_mid_run_are_skipped_and_the_run_goes_on(db):
 
 def test_a_table_list_whose_table_is_dropped_mid_run(db):
     db.sql('CREATE TABLE public.a (id int); CREATE TABLE public.b (id int)')
-    locker = holding(db, 'LOCK TABLE public.a IN ACCESS SHARE MODE')
-    try:
+    with held(db, 'LOCK TABLE public.a IN ACCESS SHARE MODE'):
         run = Background('bemi_replica_identity', db.args(tables=['a', 'b'], lock_timeout='60s',
                                                           track_new_tables=False))
         wait_for(db, "wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE%%'", 'the module to wait for public.a')
         db.sql('DROP TABLE public.b')
-    finally:
-        locker.rollback()
-        locker.close()
     result = run.join()
     assert not result.failed, result
     assert result['tables_changed'] == ['public.a'] and result['tables_skipped'] == ['public.b']
@@ -213,8 +203,7 @@ def test_a_table_list_whose_table_is_dropped_mid_run(db):
 def test_deadlock_is_retried(db):
     """The trigger's transaction loses a deadlock against a session that alters the same routines."""
     run_module('bemi_replica_identity', db.args())
-    locker = holding(db, "ALTER FUNCTION public._bemi_set_replica_identity_func() SET work_mem = '1MB'")
-    try:
+    with held(db, "ALTER FUNCTION public._bemi_set_replica_identity_func() SET work_mem = '1MB'") as locker:
         # New schemas: the procedure and then the function are replaced, in one transaction.
         run = Background('bemi_replica_identity', db.args(schemas=['*'], lock_timeout='20s', retries=2))
         wait_for(db, "wait_event_type = 'Lock' AND query LIKE 'CREATE OR REPLACE FUNCTION%%'",
@@ -224,9 +213,6 @@ def test_deadlock_is_retried(db):
         with locker.cursor() as cur:
             cur.execute("SET deadlock_timeout = '30s'")
             cur.execute("ALTER PROCEDURE public._bemi_set_replica_identity() SET work_mem = '1MB'")
-    finally:
-        locker.rollback()
-        locker.close()
     result = run.join()
     assert not result.failed, result
     no_traceback(result)

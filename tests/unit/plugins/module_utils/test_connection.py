@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    CONNECT_ERRORS,
     SECRET_KEYWORDS,
+    UNREACHABLE,
     explain_connect_error,
     secret_values,
 )
@@ -36,18 +41,29 @@ def test_connect_params_given_as_a_string():
     assert secret_values({'connect_params': None}) == []
 
 
-@pytest.mark.parametrize('message, kind', [
-    ('FATAL:  password authentication failed for user "bemi"', 'authentication failed'),
-    ('fe_sendauth: no password supplied', 'authentication failed'),
-    ('FATAL:  database "shop" does not exist', 'unknown database'),
-    ('FATAL:  role "nobody" does not exist', 'unknown role'),
-    ('FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "bemi", database "shop"', 'rejected by pg_hba.conf'),
+@pytest.mark.parametrize('message, code, kind', [
+    ('FATAL:  password authentication failed for user "bemi"', 'authentication_failed', 'authentication failed'),
+    ('fe_sendauth: no password supplied', 'authentication_failed', 'authentication failed'),
+    ('FATAL:  database "shop" does not exist', 'unknown_database', 'unknown database'),
+    ('FATAL:  role "nobody" does not exist', 'unknown_role', 'unknown role'),
+    ('FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "bemi", database "shop"', 'rejected_by_pg_hba',
+     'rejected by pg_hba.conf'),
     ('FATAL:  permission denied for database "shop"\nDETAIL:  User does not have CONNECT privilege.',
-     'insufficient privilege'),
-    ('timeout expired', 'server unreachable (timed out)'),
-    ('connection to server at "127.0.0.1", port 5 failed: Connection refused', 'server unreachable'),
+     'insufficient_privilege', 'insufficient privilege'),
+    ('timeout expired', 'timed_out', 'server unreachable (timed out)'),
+    ('connection to server at "127.0.0.1", port 5 failed: Connection refused', 'server_unreachable',
+     'server unreachable'),
 ])
-def test_connect_errors_are_explained(message, kind):
-    text = explain_connect_error(message, {'user': 'bemi', 'host': 'db1', 'port': 5432, 'dbname': 'shop'})
+def test_connect_errors_are_explained(message, code, kind):
+    found, text = explain_connect_error(message, {'user': 'bemi', 'host': 'db1', 'port': 5432, 'dbname': 'shop'})
+    assert found == code
     assert text.startswith('Could not connect to PostgreSQL as bemi@db1 port 5432 database shop: %s (' % kind), text
     assert ' Fix: ' in text and 'password=' not in text
+
+
+def test_every_connect_error_is_in_the_troubleshooting_guide():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    with open(os.path.join(root, 'docs', 'troubleshooting.md')) as handle:
+        rows = dict(re.findall(r'^\| `([^`]+)` \(`([a-z_]+)`\) \|', handle.read(), re.MULTILINE))
+    in_code = dict((kind, code) for dummy, code, kind, dummy_fix in CONNECT_ERRORS + (('',) + UNREACHABLE,))
+    assert rows == in_code
