@@ -13,15 +13,14 @@ COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
 # ansible-test keeps its venvs and its pip bootstrap under $HOME: keep ours in the tree.
 TEST_HOME := $(CURDIR)/.cache/home
 
-.PHONY: help demo venv pg test lint docs docs-lint ee-check sanity units integration molecule matrix matrix-ci build-check bench clean
+.PHONY: help demo venv pg test lint docs docs-lint ee-check sanity units integration molecule matrix build-check bench clean
 
 help:
 	@echo "make demo          a throwaway PostgreSQL: dry run, rollout, readiness report, a decoded change"
-	@echo "make test          lint, sanity, unit and integration tests on PostgreSQL $(PG_VERSIONS)"
+	@echo "make test          lint, sanity, unit, integration (PostgreSQL $(PG_VERSIONS)), Molecule and the support matrix"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
 	@echo "make molecule      the role's Molecule scenarios (default check absent fleet faults debian pertable failover patroni)"
 	@echo "make matrix        sanity, units and module smoke on ansible-core 2.16-2.21 (noxfile.py; SESSIONS=... narrows)"
-	@echo "make matrix-ci     only the module smoke of every core and ansible-lint on the newest"
 	@echo "make docs          regenerate docs/reference from the code"
 	@echo "make lint | docs-lint | sanity | units | build-check | ee-check"
 	@echo "make bench         benchmarks of the replica identity module and trigger (not part of make test)"
@@ -49,7 +48,7 @@ demo: venv
 pg: venv
 	$(BIN)/python scripts/pgserver.py install $(PG_VERSIONS)
 
-test: lint docs-lint sanity units integration molecule build-check ee-check
+test: lint docs-lint sanity units integration molecule matrix build-check ee-check
 	@echo "make test: all passed"
 
 lint: venv
@@ -101,12 +100,6 @@ molecule: pg
 SESSIONS ?=
 matrix: venv pg
 	$(BIN)/python scripts/matrix.py $(SESSIONS)
-
-# The quick part of the matrix: the module smoke on every ansible-core minor (managed-host
-# Python 3.9 and 3.13) and ansible-lint on the newest. Not in make test: with the PostgreSQL
-# and Molecule suites, CI's time limit leaves no room for it yet.
-matrix-ci: venv pg
-	$(BIN)/python scripts/matrix.py smoke lint
 
 build-check: venv
 	scripts/build-check.sh

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the nox sessions of the support matrix in parallel and print what happened.
 
-    scripts/matrix.py                 every session of noxfile.py (`make matrix`)
+    scripts/matrix.py                 every session of noxfile.py (`make matrix`, part of `make test`)
     scripts/matrix.py smoke-2.21 ...  those sessions
-    scripts/matrix.py smoke lint      every session of those kinds (`make test` runs these)
+    scripts/matrix.py smoke lint      every session of those kinds
     MATRIX_JOBS=1 scripts/matrix.py   one at a time (default: 2, the machine's cores)
     MATRIX_KEEP_ORDER=1 scripts/matrix.py a b   in the order given (default: longest first)
 
