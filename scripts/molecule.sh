@@ -36,6 +36,19 @@ majors_of() {
     *) echo "" ;;
   esac
 }
+# Each run's output also goes to a log; when one fails, its failed tasks are printed again
+# last, so that the end of a long CI log says what went wrong.
+logs=.cache/molecule-logs
+mkdir -p "$logs"
+run() {
+  local name=$1 log=$logs/$1.log
+  shift
+  if ! "$@" 2>&1 | tee "$log"; then
+    echo "=== molecule $name failed; its failed tasks (whole output: $log):"
+    grep -E -A20 '^(fatal|failed): \[' "$log" | tail -120
+    exit 1
+  fi
+}
 python3 scripts/pgserver.py install 13,14,15,16,17,18 >/dev/null
 for scenario in "$@"; do
   [ -f "extensions/molecule/$scenario/molecule.yml" ] || { echo "no scenario $scenario" >&2; exit 2; }
@@ -43,10 +56,11 @@ for scenario in "$@"; do
   for major in ${majors:-any}; do
     start=$(date +%s)
     if [ "$major" = any ]; then
-      molecule test -s "$scenario"
+      run "$scenario" molecule test -s "$scenario"
       echo "molecule scenario $scenario passed in $(( $(date +%s) - start )) s"
     else
-      env "BEMI_$(echo "$scenario" | tr '[:lower:]' '[:upper:]')_MAJOR=$major" molecule test -s "$scenario"
+      run "$scenario-$major" env "BEMI_$(echo "$scenario" | tr '[:lower:]' '[:upper:]')_MAJOR=$major" \
+        molecule test -s "$scenario"
       echo "molecule scenario $scenario (PostgreSQL $major) passed in $(( $(date +%s) - start )) s"
     fi
   done
