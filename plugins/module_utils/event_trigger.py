@@ -7,8 +7,9 @@ Bemi's three names are kept (so a server set up by hand with Bemi's SQL is
 adopted), the bodies are not (see DESIGN.md, "Known defects of the manual SQL"):
 
 - the function reads only ``pg_event_trigger_ddl_commands()`` (and, for the
-  command's own tables, their catalog rows), so its cost does not grow with the
-  number of tables and it never touches another table;
+  command's own tables when they were not created in a tracked schema, their
+  catalog rows), so its cost does not grow with the number of tables and it
+  never touches another table;
 - it covers every way a table enters a tracked schema: CREATE TABLE, CREATE
   TABLE AS, SELECT INTO, CREATE SCHEMA ... CREATE TABLE, ALTER TABLE ... SET
   SCHEMA and ALTER TABLE ... ATTACH PARTITION. Any other ALTER TABLE (ADD
@@ -87,11 +88,13 @@ _FUNCTION_BODY = """
 {schemas_line}
 -- Sets REPLICA IDENTITY FULL on the tables the current command brought into a tracked schema, and on
 -- nothing else: those it created, moved in (ALTER TABLE ... SET SCHEMA) or attached (ATTACH PARTITION),
--- with their partitions. The ALTER TABLE tag does not say which of these an ALTER TABLE was: a table
--- was moved in when this command wrote its pg_class row and its schema dependency (the same xmin),
--- attached when it wrote its pg_class row and its pg_inherits row. ADD COLUMN, REPLICA IDENTITY
--- DEFAULT and the like write neither, and change nothing. Every lookup is by OID, through an index,
--- whatever the number of tables.
+-- with their partitions. A table created in a tracked schema is altered at once, by the name the
+-- command reports (it is new, so at DEFAULT): no catalog query, which halves the cost of a CREATE
+-- TABLE. One created elsewhere may be a partition of a tracked table, and is looked up. The ALTER
+-- TABLE tag does not say which kind an ALTER TABLE was: a table was moved in when this command wrote
+-- its pg_class row and its schema dependency (the same xmin), attached when it wrote its pg_class row
+-- and its pg_inherits row. ADD COLUMN, REPLICA IDENTITY DEFAULT and the like write neither, and change
+-- nothing. Every lookup is by OID, through an index, whatever the number of tables.
 DECLARE
   cmd record;
   obj record;
@@ -102,11 +105,21 @@ BEGIN
     RETURN;  -- our own ALTER TABLE below
   END IF;
   FOR cmd IN
-    SELECT d.objid, d.command_tag FROM pg_catalog.pg_event_trigger_ddl_commands() AS d
+    SELECT d.objid, d.command_tag, d.object_identity, {schema_test_d} AS in_tracked_schema
+    FROM pg_catalog.pg_event_trigger_ddl_commands() AS d
     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.object_type = 'table' AND NOT d.in_extension
   LOOP
     IF cmd.command_tag <> 'ALTER TABLE' THEN
-      entered := entered || cmd.objid;
+      IF NOT cmd.in_tracked_schema THEN
+        entered := entered || cmd.objid;
+        CONTINUE;
+      END IF;
+      PERFORM pg_catalog.set_config({guard}, 'on', true);
+      BEGIN
+        EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', cmd.object_identity);
+      EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %: %', cmd.object_identity, SQLERRM;
+      END;
       CONTINUE;
     END IF;
     moved := ARRAY(
@@ -125,26 +138,25 @@ BEGIN
         SELECT tree.relid::pg_catalog.oid FROM pg_catalog.unnest(moved) AS m(oid), pg_catalog.pg_partition_tree(m.oid) AS tree);
     END IF;
   END LOOP;
-  IF pg_catalog.cardinality(entered) = 0 THEN
-    RETURN;
+  IF pg_catalog.cardinality(entered) > 0 THEN
+    PERFORM pg_catalog.set_config({guard}, 'on', true);
+    FOR obj IN
+      SELECT DISTINCT n.nspname, c.relname
+      FROM pg_catalog.pg_class AS c
+      JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+      WHERE c.oid = ANY (entered)
+        AND c.relkind IN ('r', 'p')
+        AND c.relpersistence <> 't'
+        AND c.relreplident <> 'f'
+        AND {tracked}
+    LOOP
+      BEGIN
+        EXECUTE pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', obj.nspname, obj.relname);
+      EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %.%: %', obj.nspname, obj.relname, SQLERRM;
+      END;
+    END LOOP;
   END IF;
-  PERFORM pg_catalog.set_config({guard}, 'on', true);
-  FOR obj IN
-    SELECT DISTINCT n.nspname, c.relname
-    FROM pg_catalog.pg_class AS c
-    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE c.oid = ANY (entered)
-      AND c.relkind IN ('r', 'p')
-      AND c.relpersistence <> 't'
-      AND c.relreplident <> 'f'
-      AND {tracked}
-  LOOP
-    BEGIN
-      EXECUTE pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', obj.nspname, obj.relname);
-    EXCEPTION WHEN OTHERS THEN
-      RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %.%: %', obj.nspname, obj.relname, SQLERRM;
-    END;
-  END LOOP;
   PERFORM pg_catalog.set_config({guard}, '', true);
 END
 """
@@ -267,7 +279,7 @@ def function_body(conn, schemas):
     """The exact source text (prosrc) of the trigger function for these tracked schemas."""
     return sql.SQL(_FUNCTION_BODY).format(
         marker=sql.SQL(MARKER), schemas_line=sql.SQL(schemas_line(schemas)), tracked=_tracked(schemas),
-        guard=sql.Literal(GUARD_SETTING)).as_string(conn)
+        schema_test_d=_schema_test('d.schema_name', schemas), guard=sql.Literal(GUARD_SETTING)).as_string(conn)
 
 
 def procedure_body(conn, schemas):

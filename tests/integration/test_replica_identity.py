@@ -283,6 +283,29 @@ def test_defect_same_table_name_in_two_schemas(db):
     assert ids['public.t2'] == 'f' and ids['app.t'] == 'd' and ids['public.t'] == 'f'
 
 
+def test_create_if_not_exists_leaves_an_existing_table_alone(db):
+    """The trigger alters a table created in a tracked schema by the name the command reports, with
+    no catalog lookup: a CREATE TABLE IF NOT EXISTS that creates nothing must report nothing, so it
+    neither waits for the existing table's lock nor changes its replica identity."""
+    db.sql('CREATE TABLE public.kept (id int)')
+    db.sql('CREATE TABLE public.other (id int)')
+    install(db, tables=['public.other'], track_new_tables=True)
+    locker = db.connect()
+    locker.autocommit = False
+    try:
+        locker.cursor().execute('LOCK TABLE public.kept IN ACCESS SHARE MODE')
+        conn = db.connect()
+        conn.cursor().execute("SET statement_timeout = '3s'")
+        started = time.time()
+        conn.cursor().execute('CREATE TABLE IF NOT EXISTS public.kept (id int)')
+        assert time.time() - started < 1.0
+        conn.close()
+    finally:
+        locker.rollback()
+        locker.close()
+    assert db.identities()['public.kept'] == 'd'
+
+
 def test_defect_search_path_without_public_and_empty(db):
     """Bemi's unqualified CALL fails with another search_path; pg_dump restores set it empty."""
     db.sql('CREATE SCHEMA app')
