@@ -278,9 +278,10 @@ def main():
             assert all(times[key][2] == creates for key in ((1, 'floor'), (1, 'ours'), (2, 'bemi'))), times
             bare, floor, ours, bare2, bemi = (times[key] for key in ((1, 'bare'), (1, 'floor'), (1, 'ours'),
                                                                      (2, 'bare'), (2, 'bemi')))
+            row = (size, bare[0], bare[1], floor[0], floor[1], ours[0], ours[1], ours[0] / bare[0],
+                   ours[0] - floor[0], bare2[0], bare2[1], bemi[0], bemi[1], bemi[0] / bare2[0])
             out.append('| %d | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f× | %+.2f ms | %.2f / %.2f | %.2f / %.2f '
-                       '| %.1f× |' % (size, bare[0], bare[1], floor[0], floor[1], ours[0], ours[1], ours[0] / bare[0],
-                                     ours[0] - floor[0], bare2[0], bare2[1], bemi[0], bemi[1], bemi[0] / bare2[0]))
+                       '| %.1f× |' % row)
             print('\n'.join(out[-1:]), file=sys.stderr)
             alter = time_alters(cluster, dbname, creates)
             alters.append('| %d | %.2f / %.2f | %.2f / %.2f | %.2f× | %+.2f ms |' % (
