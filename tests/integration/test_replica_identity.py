@@ -262,23 +262,28 @@ def install(db, **args):
     return result
 
 
-def test_defect_same_table_name_in_two_schemas(db):
-    """Bemi's join on the name alone re-alters other tables; ours touches only the new one."""
-    db.sql('CREATE SCHEMA app; CREATE TABLE public.t (id int); CREATE TABLE app.t (id int)')
-    install(db)
+def assert_does_not_wait(db, locked_table, statement):
+    """``statement`` returns at once while another session holds a lock on ``locked_table``."""
     locker = db.connect()
     locker.autocommit = False
     try:
-        locker.cursor().execute('LOCK TABLE app.t IN ACCESS SHARE MODE')
+        locker.cursor().execute('LOCK TABLE %s IN ACCESS SHARE MODE' % locked_table)
         conn = db.connect()
         conn.cursor().execute("SET statement_timeout = '3s'")
         started = time.time()
-        conn.cursor().execute('CREATE TABLE public.t2 (id int)')
+        conn.cursor().execute(statement)
         assert time.time() - started < 1.0
         conn.close()
     finally:
         locker.rollback()
         locker.close()
+
+
+def test_defect_same_table_name_in_two_schemas(db):
+    """Bemi's join on the name alone re-alters other tables; ours touches only the new one."""
+    db.sql('CREATE SCHEMA app; CREATE TABLE public.t (id int); CREATE TABLE app.t (id int)')
+    install(db)
+    assert_does_not_wait(db, 'app.t', 'CREATE TABLE public.t2 (id int)')
     ids = db.identities()
     assert ids['public.t2'] == 'f' and ids['app.t'] == 'd' and ids['public.t'] == 'f'
 
@@ -290,19 +295,7 @@ def test_create_if_not_exists_leaves_an_existing_table_alone(db):
     db.sql('CREATE TABLE public.kept (id int)')
     db.sql('CREATE TABLE public.other (id int)')
     install(db, tables=['public.other'], track_new_tables=True)
-    locker = db.connect()
-    locker.autocommit = False
-    try:
-        locker.cursor().execute('LOCK TABLE public.kept IN ACCESS SHARE MODE')
-        conn = db.connect()
-        conn.cursor().execute("SET statement_timeout = '3s'")
-        started = time.time()
-        conn.cursor().execute('CREATE TABLE IF NOT EXISTS public.kept (id int)')
-        assert time.time() - started < 1.0
-        conn.close()
-    finally:
-        locker.rollback()
-        locker.close()
+    assert_does_not_wait(db, 'public.kept', 'CREATE TABLE IF NOT EXISTS public.kept (id int)')
     assert db.identities()['public.kept'] == 'd'
 
 
