@@ -142,7 +142,6 @@ def wait_for(base, what, ready, timeout):
             if value is not None:
                 return value
         except (OSError, ValueError, KeyError) as exc:
-            value = None
             last = repr(exc)
         time.sleep(1)
     fail(base, '%s did not happen in %d s (last: %s); logs above' % (what, timeout, last))
