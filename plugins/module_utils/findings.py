@@ -33,6 +33,8 @@ CODES = {
     'slot_inactive_retaining_wal': PROBLEM,
     'inactive_slot_unbounded_wal': PROBLEM,
     'slot_wal_unbounded': NOTE,
+    'wal_budget_unlimited': PROBLEM,
+    'wal_budget_exceeds_free_space': NOTE,
     # Bemi's slot: WAL budget, invalidation, failover (module_utils/slot.py)
     'slot_invalidated': PROBLEM,
     'slot_unreserved': PROBLEM,

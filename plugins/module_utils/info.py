@@ -28,6 +28,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.publication import
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import read_settings, restart_pending
 from ansible_collections.bemi.postgresql.plugins.module_utils import slot as slot_utils
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
+from ansible_collections.bemi.postgresql.plugins.module_utils.wal_budget import MB, pg_wal_filesystem
 
 SETTINGS = ('wal_level', 'max_replication_slots', 'max_wal_senders', 'max_slot_wal_keep_size')
 # Settings whose running and configured values are reported; a difference means a restart is pending.
@@ -210,6 +211,8 @@ def gather(conn, options):
         'streaming_standbys': server['streaming_standbys'],
         'patroni': server['patroni'],
         'user_schemas': list(server['user_schemas'] or []),
+        # Measured on the host bemi_info runs on: the server's own when it runs there, as in the tracking role.
+        'pg_wal': pg_wal_filesystem(server['data_directory']),
     }
     facts['restart_pending'] = restart_pending(facts['settings'], settings, RESTART_SETTINGS)
 
@@ -417,10 +420,13 @@ def slot_wal_findings(slot, options, keep_size):
     if keep_size != -1:
         return found
     limit = "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB' (a size your disk can hold) and reload"
-    if ours or slot['type'] == 'physical':
+    if ours:
+        # Bemi's own slot without a budget is judged by check_wal_budget, inactive or not.
+        return found
+    if slot['type'] == 'physical':
         if too_big:
             return found
-        # Bemi between two connections, or a standby catching up: normal for a while; the risk is that it lasts.
+        # A standby catching up: normal for a while; the risk is that it lasts.
         found.append(finding('slot_wal_unbounded', slot['name'],
                              'Replication slot %s is inactive (its reader is reconnecting or stopped) and '
                              'max_slot_wal_keep_size = -1: if it stays away, the slot keeps WAL until the disk is full '
@@ -431,6 +437,35 @@ def slot_wal_findings(slot, options, keep_size):
                              'Replication slot %s is inactive and max_slot_wal_keep_size = -1 (unlimited), so it can '
                              'keep WAL until the disk is full.' % name,
                              '%s, or drop the slot if it is no longer used (%s).' % (limit, drop_slot_sql(slot['name']))))
+    return found
+
+
+# The fix for a missing or too large budget, on a plain server and under Patroni.
+BUDGET_FIX = ("set bemi_max_slot_wal_keep_size (auto, or a size such as 50GB) in the bemi.postgresql.tracking role and "
+              "run it, or ALTER SYSTEM SET max_slot_wal_keep_size = '50GB' (a size the disk can hold) and reload")
+PATRONI_BUDGET_FIX = ("set bemi_max_slot_wal_keep_size in the bemi.postgresql.tracking role and run it, or set "
+                      "postgresql.parameters.max_slot_wal_keep_size in Patroni's dynamic configuration "
+                      "(patronictl edit-config)")
+
+
+def check_wal_budget(facts, options, report):
+    """Bemi's slot needs a WAL budget, and a budget the disk can hold."""
+    keep_size = report['max_slot_wal_keep_size']
+    fix = PATRONI_BUDGET_FIX if facts.get('patroni') else BUDGET_FIX
+    found = []
+    slots = facts['replication_slots'] or []
+    if keep_size == -1 and any(slot['name'] == options['slot'] for slot in slots):
+        found.append(finding('wal_budget_unlimited', 'max_slot_wal_keep_size',
+                             'max_slot_wal_keep_size = -1 (unlimited) while Bemi\'s replication slot %s exists: when '
+                             'Bemi stops reading, the slot keeps WAL until the disk is full and PostgreSQL stops.'
+                             % quote_ident(options['slot']), fix + '.'))
+    pg_wal = facts.get('pg_wal')
+    if pg_wal and keep_size is not None and keep_size > 0 and keep_size * MB > pg_wal['free_bytes']:
+        found.append(finding('wal_budget_exceeds_free_space', 'max_slot_wal_keep_size',
+                             'max_slot_wal_keep_size (%s) is more than the free space of pg_wal\'s filesystem now '
+                             '(%s free at %s): a slot can fill the disk before the budget stops it.'
+                             % (format_size(keep_size * MB), format_size(pg_wal['free_bytes']), pg_wal['path']),
+                             'free space on that filesystem, or lower the budget: %s.' % fix))
     return found
 
 
@@ -697,6 +732,7 @@ def check_server(facts, options, report):
         'streaming_standbys': facts.get('streaming_standbys'),
         'role_exists': None if role is None else bool(role),
         'user_schemas': facts['user_schemas'],
+        'pg_wal': facts.get('pg_wal'),
     }
     report['server'].update(facts['files'])
     hidden = sorted(key for key, value in facts['files'].items() if value is None)
@@ -738,9 +774,9 @@ def check_cluster_manager(facts, options, report):
     return found
 
 
-CHECKS = (check_wal_level, check_restart, check_file_settings, check_slots, check_capacity, check_publication,
-          check_schemas, check_tables, check_event_trigger, check_trigger_owner, check_role, check_server,
-          check_slot_health, check_cluster_manager)
+CHECKS = (check_wal_level, check_restart, check_file_settings, check_slots, check_wal_budget, check_capacity,
+          check_publication, check_schemas, check_tables, check_event_trigger, check_trigger_owner, check_role,
+          check_server, check_slot_health, check_cluster_manager)
 
 
 def assess(facts, options):

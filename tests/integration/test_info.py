@@ -70,10 +70,13 @@ def report_of(run):
 
 
 def without_wal_positions(report):
-    """The report minus what moves with the WAL position (the server logs running transactions on its own)."""
+    """The report minus what moves on its own: the WAL position (the server logs running transactions by itself)
+    and the free disk space (every process on this machine writes)."""
     report = dict(report)
     report['replication_slots'] = [dict(slot, retained_wal_bytes=None, safe_wal_size=None)
                                    for slot in report['replication_slots']]
+    if report.get('server', {}).get('pg_wal'):
+        report['server'] = dict(report['server'], pg_wal=dict(report['server']['pg_wal'], free_bytes=None))
     return report
 
 
@@ -194,14 +197,19 @@ def test_healthy_database(pool, major):
                               'config_file': os.path.join(cluster.data_dir, 'postgresql.conf'),
                               'hba_file': os.path.join(cluster.data_dir, 'pg_hba.conf'),
                               'cluster_name': '', 'min_wal_size_mb': 80, 'streaming_standbys': 0, 'role_exists': True,
-                              'user_schemas': ['public']}
+                              'user_schemas': ['public'], 'pg_wal': real['server']['pg_wal']}
     assert real['server']['version_num'] // 10000 == major
+    # pg_wal's filesystem, measured where bemi_info runs (here: the server's own host).
+    pg_wal = os.statvfs(os.path.join(cluster.data_dir, 'pg_wal'))
+    assert real['server']['pg_wal']['path'] == os.path.realpath(os.path.join(cluster.data_dir, 'pg_wal'))
+    assert real['server']['pg_wal']['size_bytes'] == pg_wal.f_blocks * pg_wal.f_frsize
+    assert 0 < real['server']['pg_wal']['free_bytes'] <= real['server']['pg_wal']['size_bytes']
     assert real['replication_slots'] == []
     assert real['max_wal_senders']['in_use'] == 0
     assert 5 <= statements <= 12, statements
 
     checked = report_of(info(cluster, 'ready', check=True))
-    assert checked == real
+    assert without_wal_positions(checked) == without_wal_positions(real)
     assert snapshot(cluster, 'ready') == before
 
     # A non-superuser member of pg_monitor, over TCP: the same verdict.
@@ -209,8 +217,9 @@ def test_healthy_database(pool, major):
                              login_password='monitor-pw', login_unix_socket=''))
     assert monitor['ready'] is True, monitor['problems']
     for key in ('server_version', 'wal_level', 'restart_required', 'publication', 'tables_without_full_identity',
-                'tables_without_primary_key', 'event_trigger', 'role', 'replication_slots', 'problems', 'server'):
+                'tables_without_primary_key', 'event_trigger', 'role', 'replication_slots', 'problems'):
         assert monitor[key] == real[key], key
+    assert without_wal_positions(monitor)['server'] == without_wal_positions(real)['server']
     assert 'monitor-pw' not in str(monitor)
     assert snapshot(cluster, 'ready') == before
 

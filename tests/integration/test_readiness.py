@@ -25,7 +25,8 @@ from test_info import TRIGGER_FUNCTION_SQL, info, report_of
 
 @pytest.fixture
 def server(pool, major):
-    return pool.get(major, 'readiness', settings={'wal_level': 'logical'})
+    # Ready means a WAL budget too (wal_budget_unlimited): this server has one, as the tracking role leaves it.
+    return pool.get(major, 'readiness', settings={'wal_level': 'logical', 'max_slot_wal_keep_size': "'4GB'"})
 
 
 def ready_database(cluster, dbname, role, password='bemi-pw'):
@@ -218,33 +219,39 @@ def test_restart_pending_for_an_unrelated_setting_is_a_note(pool, major):
         server.destroy()
 
 
-def test_inactive_slots_of_bemi_and_standbys_are_notes(server):
+def test_bemi_slot_without_a_budget_is_a_problem_and_a_standby_slot_a_note(server):
     ready_database(server, 'r_slots', 'bemi_slots')
-    with slots_dropped(server, 'r_slots_bemi', 'r_slots_standby', 'r_slots_stale'):
-        # Bemi between two connections, and a standby's physical slot, with max_slot_wal_keep_size = -1.
-        server.query("SELECT pg_create_logical_replication_slot('r_slots_bemi', 'pgoutput')", dbname='r_slots')
+    with slots_dropped(server, 'r_slots_bemi', 'r_slots_standby', 'r_slots_stale'), \
+            settings_reset(server, 'max_slot_wal_keep_size'):
+        server.query('ALTER SYSTEM SET max_slot_wal_keep_size = -1')
+        server.query('SELECT pg_reload_conf()')
+        # A standby's physical slot, with max_slot_wal_keep_size = -1: normal while it reconnects.
         server.query("SELECT pg_create_physical_replication_slot('r_slots_standby', true)")
         report = verdict(server, 'r_slots', 'bemi_slots', slot='r_slots_bemi')
         assert_ready(report)
         assert report['max_slot_wal_keep_size'] == -1
         unbounded = [f for f in report['findings'] if f['code'] == 'slot_wal_unbounded']
-        assert [f['object'] for f in unbounded] == ['r_slots_bemi', 'r_slots_standby']
+        assert [f['object'] for f in unbounded] == ['r_slots_standby']
         assert all('max_slot_wal_keep_size' in f['fix'] for f in unbounded)
 
-        # Someone else's forgotten logical slot is a problem: it keeps WAL without limit.
-        server.query("SELECT pg_create_logical_replication_slot('r_slots_stale', 'pgoutput')", dbname='r_slots')
-        the_problem(verdict(server, 'r_slots', 'bemi_slots', slot='r_slots_bemi'), 'inactive_slot_unbounded_wal',
-                    'r_slots_stale', "pg_drop_replication_slot('r_slots_stale')")
-        server.query("SELECT pg_drop_replication_slot('r_slots_stale')")
-        assert_ready(verdict(server, 'r_slots', 'bemi_slots', slot='r_slots_bemi'))
+        # Bemi's slot (between two connections) with no budget: nothing stops it from filling the disk.
+        server.query("SELECT pg_create_logical_replication_slot('r_slots_bemi', 'pgoutput')", dbname='r_slots')
+        the_problem(verdict(server, 'r_slots', 'bemi_slots', slot='r_slots_bemi'), 'wal_budget_unlimited',
+                    'max_slot_wal_keep_size', 'bemi_max_slot_wal_keep_size')
 
-        # With a WAL budget, an inactive slot is no risk to the disk: no note either.
-        with settings_reset(server, 'max_slot_wal_keep_size'):
-            server.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1GB'")
-            server.query('SELECT pg_reload_conf()')
-            report = verdict(server, 'r_slots', 'bemi_slots', slot='r_slots_bemi')
-            assert_ready(report)
-            assert 'slot_wal_unbounded' not in codes(report)
+        # Someone else's forgotten logical slot is a problem too: it keeps WAL without limit.
+        server.query("SELECT pg_create_logical_replication_slot('r_slots_stale', 'pgoutput')", dbname='r_slots')
+        report = verdict(server, 'r_slots', 'bemi_slots', slot='r_slots_bemi')
+        assert sorted(codes(report, 'problem')) == ['inactive_slot_unbounded_wal', 'wal_budget_unlimited']
+        stale = [f for f in report['findings'] if f['object'] == 'r_slots_stale']
+        assert "pg_drop_replication_slot('r_slots_stale')" in stale[0]['fix']
+
+        # With a WAL budget, an inactive slot is no risk to the disk: ready, and no note either.
+        server.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1GB'")
+        server.query('SELECT pg_reload_conf()')
+        report = verdict(server, 'r_slots', 'bemi_slots', slot='r_slots_bemi')
+        assert_ready(report)
+        assert 'slot_wal_unbounded' not in codes(report)
 
 
 def test_bemi_slot_with_another_plugin(server):

@@ -111,7 +111,8 @@ def test_healthy_is_ready():
     assert report['server'] == {'in_recovery': False, 'version_num': 170006, 'cluster_name': '', 'min_wal_size_mb': None,
                                 'streaming_standbys': None, 'role_exists': True,
                                 'user_schemas': ['"Sales"', 'public'], 'data_directory': '/srv/pg/data',
-                                'config_file': '/srv/pg/data/postgresql.conf', 'hba_file': '/srv/pg/data/pg_hba.conf'}
+                                'config_file': '/srv/pg/data/postgresql.conf', 'hba_file': '/srv/pg/data/pg_hba.conf',
+                                'pg_wal': None}
     assert report['tables_without_full_identity'] == []
     assert report['max_replication_slots'] == {'running': 10, 'configured': 10, 'in_use': 1}
 
@@ -252,22 +253,51 @@ def test_unlimited_keep_size_with_a_foreign_inactive_logical_slot():
     facts = healthy()
     facts['settings']['max_slot_wal_keep_size'] = setting(-1)
     facts['replication_slots'].append(inactive('stale', 10))
-    only_problem(run(facts), 'stale is inactive and max_slot_wal_keep_size = -1', "pg_drop_replication_slot('stale')")
-    assert codes(run(facts)) == ['inactive_slot_unbounded_wal']
+    stale = [f for f in run(facts)['findings'] if f['object'] == 'stale']
+    assert [f['code'] for f in stale] == ['inactive_slot_unbounded_wal']
+    assert "pg_drop_replication_slot('stale')" in stale[0]['fix']
+    # Bemi's own slot without a budget is a problem of its own.
+    assert sorted(codes(run(facts))) == ['inactive_slot_unbounded_wal', 'wal_budget_unlimited']
 
 
-def test_unlimited_keep_size_with_bemi_between_connections_or_a_standby_slot_is_a_note():
+def test_unlimited_keep_size_with_a_standby_slot_is_a_note():
     facts = healthy()
     facts['settings']['max_slot_wal_keep_size'] = setting(-1)
-    facts['replication_slots'] = [inactive('bemi', 4096), inactive('standby', 10, 'physical')]
+    facts['replication_slots'] = [inactive('standby', 10, 'physical')]
     report = run(facts)
     assert report['ready'] is True
-    assert [(f['code'], f['object'], f['severity']) for f in report['findings']] == [
-        ('slot_wal_unbounded', 'bemi', 'note'), ('slot_wal_unbounded', 'standby', 'note')]
-    assert 'keeps WAL until the disk is full' in report['notes'][0]
-    # Over the budget, Bemi's own slot is a problem again (and the note is not repeated).
+    assert [(f['code'], f['object'], f['severity']) for f in report['findings'] if f['code'] != 'slot_missing'] == [
+        ('slot_wal_unbounded', 'standby', 'note')]
+
+
+def test_unlimited_keep_size_with_bemi_slot_is_a_problem_active_or_not():
+    facts = healthy()
+    facts['settings']['max_slot_wal_keep_size'] = setting(-1)
+    report = run(facts)
+    assert codes(report) == ['wal_budget_unlimited']
+    assert 'bemi_max_slot_wal_keep_size' in report['findings'][0]['fix']
+    facts['replication_slots'] = [inactive('bemi', 4096), inactive('standby', 10, 'physical')]
+    assert codes(run(facts)) == ['wal_budget_unlimited', 'slot_wal_unbounded']
+    # Over max_retained_wal, Bemi's inactive slot is also a problem of its own.
     facts['replication_slots'][0]['retained_wal_bytes'] = 2 * 1024 ** 3
-    assert codes(run(facts)) == ['slot_inactive_retaining_wal', 'slot_wal_unbounded']
+    assert codes(run(facts)) == ['slot_inactive_retaining_wal', 'wal_budget_unlimited', 'slot_wal_unbounded']
+    # Under Patroni the fix names its configuration.
+    facts['patroni'] = True
+    fixes = [f['fix'] for f in run(facts)['findings'] if f['code'] == 'wal_budget_unlimited']
+    assert 'patronictl edit-config' in fixes[0]
+
+
+def test_budget_larger_than_the_free_space_is_a_note():
+    facts = healthy()
+    facts['pg_wal'] = {'path': '/srv/pg/data/pg_wal', 'free_bytes': 5 * 1024 ** 3, 'size_bytes': 100 * 1024 ** 3,
+                       'device': 2049}
+    report = run(facts)
+    assert report['ready'] is True
+    assert codes(report) == ['wal_budget_exceeds_free_space']
+    assert '10 GB' in report['notes'][0] and '5 GB free at /srv/pg/data/pg_wal' in report['notes'][0]
+    assert report['server']['pg_wal']['free_bytes'] == 5 * 1024 ** 3
+    facts['pg_wal']['free_bytes'] = 11 * 1024 ** 3
+    assert codes(run(facts)) == []
 
 
 def test_bemi_slot_with_another_plugin():
