@@ -68,6 +68,9 @@ CODES = {
     'role_cannot_select': PROBLEM,
     'role_noinherit': NOTE,
     'role_bypassrls': NOTE,
+    # the network between Bemi and the server
+    'server_listens_locally': NOTE,
+    'pg_hba_no_remote_rule': NOTE,
     # cluster managers
     'cluster_manager_patroni': NOTE,
     'patroni_slot_missing_on_replica': PROBLEM,

@@ -45,8 +45,14 @@ def verdict(cluster, dbname, role, slot='bemi', **options):
     return report_of(info(cluster, dbname, role=role, slot=slot, **options))
 
 
+# These servers listen on 127.0.0.1 only and keep initdb's pg_hba.conf, so every report has these two notes
+# (test_info checks them): left out here, where each test is about one other finding.
+NETWORK_NOTES = ('pg_hba_no_remote_rule', 'server_listens_locally')
+
+
 def codes(report, severity=None):
-    return [f['code'] for f in report['findings'] if severity in (None, f['severity'])]
+    return [f['code'] for f in report['findings']
+            if severity in (None, f['severity']) and f['code'] not in NETWORK_NOTES]
 
 
 def assert_ready(report):
@@ -298,3 +304,25 @@ def test_noinherit_and_bypassrls_are_reported(server):
 
     server.query('ALTER ROLE bemi_attrs INHERIT NOBYPASSRLS')
     assert codes(verdict(server, 'r_attrs', 'bemi_attrs')) == ['slot_missing']
+
+
+def test_a_server_bemi_cannot_reach_is_noted(server):
+    ready_database(server, 'r_net', 'bemi_net')
+    found = verdict(server, 'r_net', 'bemi_net')['findings']
+    network = dict((f['code'], f) for f in found if f['code'] in NETWORK_NOTES)
+    assert sorted(network) == list(NETWORK_NOTES)
+    assert network['server_listens_locally']['message'].startswith("listen_addresses = '127.0.0.1'")
+    assert 'bemi_pg_hba_addresses' in network['pg_hba_no_remote_rule']['fix']
+
+    # A line for Bemi's network, as the server has loaded it, clears the pg_hba note; a hostssl line on a
+    # server without SSL never matches (pg_hba_file_rules gives it an error), so it does not.
+    hba = server.read_file('pg_hba.conf')
+    try:
+        for line, left in (('hostssl', list(NETWORK_NOTES)), ('host', ['server_listens_locally'])):
+            server.write_file('pg_hba.conf', '%s r_net bemi_net 192.0.2.0/24 scram-sha-256\n%s' % (line, hba))
+            server.query('SELECT pg_reload_conf()')
+            found = verdict(server, 'r_net', 'bemi_net')['findings']
+            assert sorted(f['code'] for f in found if f['code'] in NETWORK_NOTES) == left, line
+    finally:
+        server.write_file('pg_hba.conf', hba)
+        server.query('SELECT pg_reload_conf()')

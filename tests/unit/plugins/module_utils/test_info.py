@@ -13,6 +13,8 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.info import (
     OptionError,
     assess,
     format_size,
+    hba_admits_remotely,
+    listens_locally_only,
     parse_size,
     parse_tracked_schemas,
 )
@@ -603,3 +605,48 @@ def test_patroni_replica_without_bemi_slot():
 def test_no_cluster_manager():
     report = run(healthy())
     assert report['cluster_manager'] is None
+
+
+@pytest.mark.parametrize('listen, local', [
+    ('localhost', True), ('', True), ('127.0.0.1, ::1', True), ('localhost,127.0.0.2', True),
+    ('*', False), ('0.0.0.0', False), ('localhost, 10.0.0.5', False), ('db1.example.com', False)])
+def test_listens_locally_only(listen, local):
+    assert listens_locally_only(listen) is local
+
+
+def hba(type_='host', database=('all',), user=('all',), address='0.0.0.0', netmask='0.0.0.0', method='scram-sha-256'):
+    return {'type': type_, 'database': list(database), 'user_name': list(user), 'address': address,
+            'netmask': netmask, 'auth_method': method}
+
+
+@pytest.mark.parametrize('rules, admits', [
+    ([], False),
+    ([hba('local', address=None, netmask=None)], False),
+    ([hba(address='127.0.0.1', netmask='255.255.255.255'), hba(address='::1', netmask='ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff')], False),
+    ([hba(address='samehost', netmask=None)], False),
+    ([hba(method='reject')], False),
+    ([hba(database=('other',))], False),
+    ([hba(user=('app',))], False),
+    ([hba(database=('replication',))], False),
+    ([hba()], True),
+    ([hba('hostssl', database=('shop',), user=('bemi',), address='10.0.0.0', netmask='255.0.0.0')], True),
+    ([hba(user=('+readers',), address='samenet', netmask=None)], True),
+    ([hba(address='.example.com', netmask=None)], True),
+])
+def test_hba_admits_remotely(rules, admits):
+    assert hba_admits_remotely(rules, 'shop', 'bemi') is admits
+
+
+def test_network_findings_are_notes_with_the_fix():
+    facts = healthy()
+    facts['listen_addresses'] = 'localhost'
+    facts['hba_rules'] = [hba('local', address=None, netmask=None)]
+    report = run(facts)
+    assert report['ready'] is True
+    found = dict((f['code'], f) for f in report['findings'])
+    assert sorted(found) == ['pg_hba_no_remote_rule', 'server_listens_locally']
+    assert "listen_addresses = 'localhost'" in found['server_listens_locally']['message']
+    assert 'bemi_pg_hba_addresses' in found['pg_hba_no_remote_rule']['fix']
+    # Unknown (not readable): no finding.
+    facts['listen_addresses'], facts['hba_rules'] = '*', None
+    assert codes(run(facts)) == []
