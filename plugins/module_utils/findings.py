@@ -45,6 +45,8 @@ CODES = {
     # publication and tables
     'publication_missing': PROBLEM,
     'publication_operations_missing': PROBLEM,
+    'publication_row_filter': PROBLEM,
+    'publication_column_list': PROBLEM,
     'table_not_published': PROBLEM,
     'table_identity_not_full': PROBLEM,
     'table_without_replica_identity': PROBLEM,

@@ -117,6 +117,7 @@ notes:
     V(logical) (then the fix is to set it back, not to restart); a restart pending for C(max_replication_slots)
     or C(max_wal_senders); no free replication slot or WAL sender;
     the publication missing, not publishing INSERT, UPDATE or DELETE, or not covering a logged table of O(schemas);
+    a published table with a row filter or a column list (PostgreSQL 15 and newer);
     a published table without C(REPLICA IDENTITY FULL), or with no primary key and no replica identity
     (its UPDATE and DELETE fail); the event trigger missing, disabled, outdated (such as Bemi's manual version),
     not covering O(schemas), or its function owned by a role that cannot alter the tracked tables;
@@ -384,11 +385,14 @@ idle_replication_slot_timeout:
   sample: 0
   version_added: 0.2.0
 publication:
-  description: The publication, in the shape bemi_publication returns; null when it does not exist or cannot be read.
+  description:
+    - The publication, in the shape bemi_publication returns; null when it does not exist or cannot be read.
+    - C(row_filters) and C(column_lists) map each listed table that has one to its C(WHERE) expression or its
+      column names (PostgreSQL 15 and newer); each is a problem, as Bemi then misses rows or columns.
   returned: always
   type: dict
   sample: {name: bemi, all_tables: true, tables: [], schemas: [], operations: [insert, update, delete, truncate],
-           publish_via_partition_root: false}
+           publish_via_partition_root: false, row_filters: {}, column_lists: {}}
 tables_without_full_identity:
   description: Published tables and tables of O(schemas) without C(REPLICA IDENTITY FULL), sorted; null when unknown.
   returned: always

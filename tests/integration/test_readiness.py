@@ -291,3 +291,39 @@ def test_noinherit_and_bypassrls_are_reported(server):
 
     server.query('ALTER ROLE bemi_attrs INHERIT NOBYPASSRLS')
     assert codes(verdict(server, 'r_attrs', 'bemi_attrs')) == ['slot_missing']
+
+
+@pytest.mark.min_major(15)
+def test_row_filter_and_column_list_are_problems_that_bemi_publication_fixes(server):
+    """A filtered or narrowed table: Bemi misses rows or columns (and UPDATE fails), so not ready until republished."""
+    ready_database(server, 'r_qualified', 'bemi_qualified')
+    server.query("""
+        CREATE TABLE public.orders (id int PRIMARY KEY, amount int);
+        ALTER TABLE public.orders REPLICA IDENTITY FULL;
+        GRANT SELECT ON public.orders TO bemi_qualified;
+        INSERT INTO public.items VALUES (1, 'one');
+        DROP PUBLICATION bemi;
+        CREATE PUBLICATION bemi FOR TABLE public.items, public.orders WHERE (amount > 100);
+    """, dbname='r_qualified')
+    report = verdict(server, 'r_qualified', 'bemi_qualified')
+    item = the_problem(report, 'publication_row_filter', 'bemi', 'bemi_publication',
+                       'ALTER PUBLICATION bemi DROP TABLE public.orders; ALTER PUBLICATION bemi ADD TABLE ONLY '
+                       'public.orders')
+    assert 'table public.orders with a row filter' in item['message']
+    assert report['publication']['row_filters'] == {'public.orders': '(amount > 100)'}
+
+    # A column list without the replica identity's columns (FULL: all of them): the application's UPDATE fails.
+    server.query('ALTER PUBLICATION bemi SET TABLE public.items (id), public.orders', dbname='r_qualified')
+    with pytest.raises(psycopg2.Error, match='replica identity'):
+        server.query("UPDATE public.items SET name = 'uno'", dbname='r_qualified')
+    report = verdict(server, 'r_qualified', 'bemi_qualified')
+    item = the_problem(report, 'publication_column_list', 'bemi', 'bemi_publication')
+    assert 'table public.items with a column list' in item['message']
+    assert report['publication']['column_lists'] == {'public.items': ['id']}
+
+    # The fix named: bemi_publication with the same tables publishes them in full again.
+    done = run_module('bemi_publication', dict(server.connection_args(), login_db='r_qualified',
+                                               tables=['items', 'orders']))
+    assert not done.failed and done['changed'], done.result
+    assert_ready(verdict(server, 'r_qualified', 'bemi_qualified'))
+    server.query("UPDATE public.items SET name = 'uno'", dbname='r_qualified')

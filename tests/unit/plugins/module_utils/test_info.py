@@ -67,7 +67,7 @@ def healthy():
         ],
         'publication': {'name': 'bemi', 'all_tables': True, 'tables': [], 'schemas': [],
                         'operations': ['insert', 'update', 'delete', 'truncate'],
-                        'publish_via_partition_root': False},
+                        'publish_via_partition_root': False, 'row_filters': {}, 'column_lists': {}},
         'tables': [table('orders'), table('Mixed Case')],
         'missing_schemas': [],
         'event_trigger': {'name': '_bemi_set_replica_identity_trigger', 'enabled': 'O', 'event': 'ddl_command_end',
@@ -327,6 +327,22 @@ def test_publication_without_update():
     facts = healthy()
     facts['publication']['operations'] = ['insert', 'delete']
     only_problem(run(facts), 'does not publish UPDATE')
+
+
+def test_row_filters_and_column_lists_are_problems_naming_the_tables():
+    facts = healthy()
+    facts['publication'].update(all_tables=False, tables=['public.items', 'public.orders'],
+                                row_filters={'public.orders': '(amount > 100)'}, column_lists={'public.items': ['id']})
+    report = run(facts)
+    assert report['ready'] is False
+    assert codes(report, 'problem') == ['publication_column_list', 'publication_row_filter']
+    by_code = dict((item['code'], item) for item in report['findings'])
+    assert by_code['publication_row_filter']['object'] == 'bemi'
+    assert 'table public.orders with a row filter' in by_code['publication_row_filter']['message']
+    assert ('ALTER PUBLICATION bemi DROP TABLE public.orders; ALTER PUBLICATION bemi ADD TABLE ONLY public.orders'
+            in by_code['publication_row_filter']['fix'])
+    assert 'table public.items with a column list' in by_code['publication_column_list']['message']
+    assert 'UPDATE and DELETE' in by_code['publication_column_list']['message']
 
 
 def test_tables_without_full_identity_and_primary_key():
