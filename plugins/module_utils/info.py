@@ -604,7 +604,8 @@ def check_event_trigger(facts, options, report):
     tracked = parse_tracked_schemas(trigger['source']) if up_to_date else None
     report['event_trigger'] = {
         'present': True,
-        'enabled': trigger['enabled'] != 'D',
+        # Only O (ENABLE) and A (ENABLE ALWAYS) fire in ordinary sessions (session_replication_role = origin).
+        'enabled': trigger['enabled'] in ('O', 'A'),
         'up_to_date': up_to_date,
         'tags': sorted(trigger['tags'] or []),
         'tracked_schemas': tracked,
@@ -614,6 +615,12 @@ def check_event_trigger(facts, options, report):
     if trigger['enabled'] == 'D':
         found.append(finding('event_trigger_disabled', name, 'Event trigger %s is disabled, so tables created later '
                              'do not get REPLICA IDENTITY FULL.' % name, 'ALTER EVENT TRIGGER %s ENABLE.' % name))
+    elif trigger['enabled'] == 'R':
+        found.append(finding('event_trigger_replica_only', name, 'Event trigger %s is enabled only for replication '
+                             'sessions (ENABLE REPLICA, session_replication_role = replica), so it does not fire for '
+                             'the application\'s CREATE TABLE and tables created later do not get REPLICA IDENTITY '
+                             'FULL.' % name,
+                             'ALTER EVENT TRIGGER %s ENABLE (%s puts it back).' % (name, TRIGGER_FIX)))
     if not up_to_date:
         found.append(finding('event_trigger_outdated', name, 'Event trigger %s is outdated (for example Bemi\'s manual '
                              'version, which scans every table on each CREATE TABLE, fails with another search_path '

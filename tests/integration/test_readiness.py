@@ -327,3 +327,22 @@ def test_row_filter_and_column_list_are_problems_that_bemi_publication_fixes(ser
     assert not done.failed and done['changed'], done.result
     assert_ready(verdict(server, 'r_qualified', 'bemi_qualified'))
     server.query("UPDATE public.items SET name = 'uno'", dbname='r_qualified')
+
+
+def test_event_trigger_enabled_for_replication_sessions_only(server):
+    """ENABLE REPLICA: the trigger exists and looks enabled, but never fires for the application."""
+    ready_database(server, 'r_replica_trigger', 'bemi_replica_trigger')
+    server.query('ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE REPLICA', dbname='r_replica_trigger')
+    server.query('CREATE TABLE public.created_later (id int)', dbname='r_replica_trigger')
+    assert server.query("SELECT relreplident FROM pg_class WHERE relname = 'created_later'",
+                        dbname='r_replica_trigger') == [('d',)]
+    server.query('DROP TABLE public.created_later', dbname='r_replica_trigger')
+    report = verdict(server, 'r_replica_trigger', 'bemi_replica_trigger')
+    the_problem(report, 'event_trigger_replica_only', '_bemi_set_replica_identity_trigger',
+                'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE')
+    assert report['event_trigger']['enabled'] is False
+
+    server.query('ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE', dbname='r_replica_trigger')
+    report = verdict(server, 'r_replica_trigger', 'bemi_replica_trigger')
+    assert_ready(report)
+    assert report['event_trigger']['enabled'] is True

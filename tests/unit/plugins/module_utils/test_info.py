@@ -391,6 +391,20 @@ def test_event_trigger_disabled():
     only_problem(run(facts), 'is disabled', 'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE')
 
 
+def test_event_trigger_enabled_for_replication_sessions_only():
+    facts = healthy()
+    facts['event_trigger']['enabled'] = 'R'
+    report = run(facts)
+    only_problem(report, 'enabled only for replication sessions', 'ENABLE REPLICA',
+                 'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE')
+    assert codes(report) == ['event_trigger_replica_only']
+    assert report['event_trigger']['enabled'] is False
+    # ENABLE ALWAYS fires in every session: fine.
+    facts['event_trigger']['enabled'] = 'A'
+    report = run(facts)
+    assert report['ready'] is True and report['event_trigger']['enabled'] is True
+
+
 def test_event_trigger_outdated():
     facts = healthy()
     facts['event_trigger']['source'] = 'BEGIN CALL _bemi_set_replica_identity(); END'
