@@ -71,8 +71,8 @@ options:
         test message write WAL, so in check mode the probe is skipped (RV(probe.skipped) true, and a note says so).
       - A failed probe makes RV(ready) false and adds one problem naming the failed step and the fix. Two failures
         that block only the probe, not Bemi, are notes instead (codes V(probe_no_spare_slot) and
-        V(probe_no_spare_wal_sender)): no free replication slot while one of them is O(slot), which Bemi reuses,
-        and no free WAL sender while Bemi streams from O(slot).
+        V(probe_no_spare_wal_sender)). They are no free replication slot while one of them is O(slot), which Bemi
+        reuses, and no free WAL sender while Bemi streams from O(slot).
       - Creating a logical slot waits until the transactions open at that moment have ended (Bemi's own slot
         creation waits the same way). When that takes longer than O(probe_timeout), the problem names the
         blocking backends with their pid, transaction age and query start.
