@@ -148,13 +148,12 @@ def listed_tables_sql(server_version):
 def split_listed(entries):
     """(tables, row_filters, column_lists) from the rows of ``listed_tables_sql``."""
     tables, row_filters, column_lists = [], {}, {}
-    for entry in entries:
-        pair = (entry[0], entry[1])
-        tables.append(pair)
-        if len(entry) > 2 and entry[2] is not None:
-            row_filters[pair] = entry[2]
-        if len(entry) > 3 and entry[3] is not None:
-            column_lists[pair] = entry[3]
+    for schema, table, row_filter, columns in entries:
+        tables.append((schema, table))
+        if row_filter is not None:
+            row_filters[(schema, table)] = row_filter
+        if columns is not None:
+            column_lists[(schema, table)] = columns
     return tables, row_filters, column_lists
 
 
