@@ -47,6 +47,8 @@ CODES = {
     # publication and tables
     'publication_missing': PROBLEM,
     'publication_operations_missing': PROBLEM,
+    'publication_row_filter': PROBLEM,
+    'publication_column_list': PROBLEM,
     'table_not_published': PROBLEM,
     'table_identity_not_full': PROBLEM,
     'table_without_replica_identity': PROBLEM,
@@ -55,6 +57,7 @@ CODES = {
     # event trigger
     'event_trigger_missing': PROBLEM,
     'event_trigger_disabled': PROBLEM,
+    'event_trigger_replica_only': PROBLEM,
     'event_trigger_outdated': PROBLEM,
     'event_trigger_schemas_not_covered': PROBLEM,
     'event_trigger_owner_cannot_alter': PROBLEM,
@@ -76,6 +79,9 @@ CODES = {
     'patroni_slot_missing_on_replica': PROBLEM,
     # the end-to-end probe (its own code for the cause is in probe.code)
     'probe_failed': PROBLEM,
+    'probe_no_spare_slot': NOTE,
+    'probe_no_spare_wal_sender': NOTE,
+    'probe_skipped': NOTE,
     # what this login may not read
     'fact_unreadable': NOTE,
     'server_files_unreadable': NOTE,

@@ -25,7 +25,11 @@ from ansible_collections.bemi.postgresql.plugins.module_utils import event_trigg
 from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYSTEM_SCHEMA_PARAMS, USER_SCHEMA_CONDITION
 from ansible_collections.bemi.postgresql.plugins.module_utils.findings import finding, summarize
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
-from ansible_collections.bemi.postgresql.plugins.module_utils.publication import OPERATIONS
+from ansible_collections.bemi.postgresql.plugins.module_utils.publication import (
+    OPERATIONS,
+    listed_tables_sql,
+    split_listed,
+)
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import read_settings, restart_pending
 from ansible_collections.bemi.postgresql.plugins.module_utils import slot as slot_utils
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
@@ -82,9 +86,7 @@ def publication_query(server_version):
     return (
         "SELECT p.pubname::text AS name, p.puballtables AS all_tables, p.pubinsert, p.pubupdate, p.pubdelete, "
         "p.pubtruncate, p.pubviaroot AS publish_via_partition_root, "
-        "(SELECT coalesce(array_agg(ARRAY[n.nspname::text, c.relname::text]), '{}') FROM pg_publication_rel pr "
-        " JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        " WHERE pr.prpubid = p.oid) AS tables, "
+        + listed_tables_sql(server_version) + " AS tables, "
         + schemas + " AS schemas "
         "FROM pg_publication p WHERE p.pubname = %s"
     )
@@ -255,13 +257,16 @@ def gather(conn, options):
 def publication_report(row):
     """The shape bemi_publication returns."""
     operations = [op for op in OPERATIONS if row['pub' + op]]
+    tables, row_filters, column_lists = split_listed(row['tables'])
     return {
         'name': row['name'],
         'all_tables': row['all_tables'],
-        'tables': sorted(display_table(schema, table) for schema, table in row['tables']),
+        'tables': sorted(display_table(schema, table) for schema, table in tables),
         'schemas': sorted(row['schemas'] or []),
         'operations': operations,
         'publish_via_partition_root': row['publish_via_partition_root'],
+        'row_filters': dict((display_table(*pair), text) for pair, text in row_filters.items()),
+        'column_lists': dict((display_table(*pair), columns) for pair, columns in column_lists.items()),
     }
 
 
@@ -513,13 +518,40 @@ def check_publication(facts, options, report):
                         % name)]
     if not publication:
         return []
+    found = []
     missing_ops = [op for op in ('insert', 'update', 'delete') if op not in publication['operations']]
     if missing_ops:
-        return [finding('publication_operations_missing', options['publication'],
-                        'Publication %s does not publish %s, so Bemi misses those changes.'
-                        % (name, ', '.join(missing_ops).upper()),
-                        'publish all operations with bemi.postgresql.bemi_publication.')]
-    return []
+        found.append(finding('publication_operations_missing', options['publication'],
+                             'Publication %s does not publish %s, so Bemi misses those changes.'
+                             % (name, ', '.join(missing_ops).upper()),
+                             'publish all operations with bemi.postgresql.bemi_publication.'))
+    found.extend(qualifier_findings(publication, options['publication']))
+    return found
+
+
+def qualifier_findings(publication, publication_name):
+    """Row filters and column lists (15+): Bemi then receives only some rows or some columns of those tables."""
+    name = quote_ident(publication_name)
+
+    def fix(tables):
+        drop_add = '; '.join('ALTER PUBLICATION %s DROP TABLE %s; ALTER PUBLICATION %s ADD TABLE ONLY %s'
+                             % (name, table, name, table) for table in tables[:MAX_NAMED])
+        return ('publish them in full with bemi.postgresql.bemi_publication (tables, or append: true with these '
+                'tables), or by hand in one transaction: BEGIN; %s; COMMIT.' % drop_add)
+
+    found = []
+    filtered = sorted(publication.get('row_filters') or {})
+    if filtered:
+        found.append(finding('publication_row_filter', publication_name,
+                             'Publication %s publishes %s with a row filter (WHERE), so Bemi never receives the '
+                             'changes of the rows it leaves out.' % (name, tables_phrase(filtered)), fix(filtered)))
+    narrowed = sorted(publication.get('column_lists') or {})
+    if narrowed:
+        found.append(finding('publication_column_list', publication_name,
+                             'Publication %s publishes %s with a column list, so Bemi never receives the other '
+                             'columns (and without the replica identity columns in the list, UPDATE and DELETE '
+                             'there fail).' % (name, tables_phrase(narrowed)), fix(narrowed)))
+    return found
 
 
 def check_schemas(facts, options, report):
@@ -616,7 +648,8 @@ def check_event_trigger(facts, options, report):
     tracked = parse_tracked_schemas(trigger['source']) if up_to_date else None
     report['event_trigger'] = {
         'present': True,
-        'enabled': trigger['enabled'] != 'D',
+        # Only O (ENABLE) and A (ENABLE ALWAYS) fire in ordinary sessions (session_replication_role = origin).
+        'enabled': trigger['enabled'] in ('O', 'A'),
         'up_to_date': up_to_date,
         'tags': sorted(trigger['tags'] or []),
         'tracked_schemas': tracked,
@@ -626,6 +659,12 @@ def check_event_trigger(facts, options, report):
     if trigger['enabled'] == 'D':
         found.append(finding('event_trigger_disabled', name, 'Event trigger %s is disabled, so tables created later '
                              'do not get REPLICA IDENTITY FULL.' % name, 'ALTER EVENT TRIGGER %s ENABLE.' % name))
+    elif trigger['enabled'] == 'R':
+        found.append(finding('event_trigger_replica_only', name, 'Event trigger %s is enabled only for replication '
+                             'sessions (ENABLE REPLICA, session_replication_role = replica), so it does not fire for '
+                             'the application\'s CREATE TABLE and tables created later do not get REPLICA IDENTITY '
+                             'FULL.' % name,
+                             'ALTER EVENT TRIGGER %s ENABLE (%s puts it back).' % (name, TRIGGER_FIX)))
     if not up_to_date:
         found.append(finding('event_trigger_outdated', name, 'Event trigger %s is outdated (for example Bemi\'s manual '
                              'version, which scans every table on each CREATE TABLE, fails with another search_path '

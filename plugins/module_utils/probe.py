@@ -30,7 +30,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     query,
     sql,
 )
-from ansible_collections.bemi.postgresql.plugins.module_utils.findings import finding, summarize
+from ansible_collections.bemi.postgresql.plugins.module_utils.findings import finding, sentence, summarize
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
 
 APPLICATION_NAME = 'bemi.postgresql probe'
@@ -90,18 +90,68 @@ def probe_target(params, admin):
 
 
 def run(admin, params, publication):
-    """Probe Bemi's path; return ``{ok, seconds, steps, problem, code}``."""
+    """Probe Bemi's path; return ``{ok, skipped, seconds, steps, code, problem, note}``."""
     return _Probe(admin, probe_target(params, admin), publication, float(params['probe_timeout'])).run()
 
 
-def add_to_report(report, result):
-    """Put the probe's result into a bemi_info report; a failed probe is a finding that makes it not ready."""
+def skipped_in_check_mode():
+    """The probe's result in check mode: it creates a slot and writes WAL, and check mode changes nothing."""
+    return {'ok': None, 'skipped': True, 'seconds': 0.0, 'steps': [], 'code': None, 'problem': None, 'note': None}
+
+
+def add_to_report(report, result, slot_name):
+    """Put the probe's result into a bemi_info report.
+
+    A failed probe is a problem that makes the report not ready, except where only the probe lacks
+    room that Bemi, holding its own slot or WAL sender, does not need: that is a note (``result``'s
+    ``note`` instead of ``problem``). A probe skipped in check mode is a note too.
+    """
     report['probe'] = result
-    if not result['ok']:
-        failed = finding('probe_failed', result['code'], result['problem'])
-        report.update(summarize(report['findings'] + [failed]))
-        report['ready'] = False
+    if result.get('skipped'):
+        found = finding('probe_skipped', 'probe', 'The end-to-end probe was skipped: it creates a temporary '
+                        'replication slot and writes a WAL message, and check mode changes nothing.',
+                        'run bemi_info without check mode to probe.')
+        result['note'] = sentence(found)
+    elif not result['ok']:
+        found = own_capacity_note(report, result, slot_name)
+        if found:
+            result['note'], result['problem'] = sentence(found), None
+        else:
+            found = finding('probe_failed', result['code'], result['problem'])
+            report['ready'] = False
+    else:
+        return report
+    report.update(summarize(report['findings'] + [found]))
     return report
+
+
+def own_capacity_note(report, result, slot_name):
+    """A note when the probe failed only for want of a slot or WAL sender while Bemi has its own, or None.
+
+    Bemi reuses its existing slot (no new one needed), and while it streams it holds its WAL sender.
+    """
+    slots = report.get('replication_slots')
+    bemi_slot = next((slot for slot in slots or [] if slot['name'] == slot_name), None)
+    if bemi_slot is None:
+        return None
+    if result['code'] == 'probe_slots' and re.search('all replication slots are in use', result['problem'] or ''):
+        return finding('probe_no_spare_slot', slot_name,
+                       'The end-to-end probe could not create its temporary slot: every slot of '
+                       'max_replication_slots (%s) is in use, one of them Bemi\'s own slot %s. Bemi reuses that '
+                       'slot and needs no other, so this is not a problem for Bemi; the probe proved the login and '
+                       'the publication only.' % (report['max_replication_slots']['running'], slot_name),
+                       'nothing for Bemi. To probe all the way, raise max_replication_slots by one '
+                       '(bemi.postgresql.bemi_wal_level min_replication_slots, then a restart).')
+    if result['code'] == 'probe_wal_senders' and bemi_slot.get('active'):
+        return finding('probe_no_spare_wal_sender', slot_name,
+                       'The end-to-end probe could not log in: every WAL sender of max_wal_senders (%s) is in use, '
+                       'one of them by Bemi streaming from slot %s now. Bemi has its connection, so this is not a '
+                       'problem for Bemi, but the probe proved nothing.'
+                       % (report['max_wal_senders']['running'], slot_name),
+                       'nothing for Bemi. To probe, raise max_wal_senders by one (bemi.postgresql.bemi_wal_level '
+                       'min_wal_senders, then a restart); Bemi then also has a sender free to reconnect while its '
+                       'old one is still ending.')
+    return None
 
 
 class _Probe:
@@ -127,10 +177,12 @@ class _Probe:
         failures = [found for found in (failure, cleanup) if found]
         return {
             'ok': not failures,
+            'skipped': False,
             'seconds': round(time.monotonic() - self.started, 3),
             'steps': self.steps,
             'code': failures[0].code if failures else None,
             'problem': ' '.join(self._sentence(found) for found in failures) or None,
+            'note': None,
         }
 
     def _run_steps(self):

@@ -35,14 +35,27 @@ _SCHEMAS_15 = (
 )
 _SCHEMAS_OLD = "'[]'::json"
 
+# The tables a publication (p) lists, each as [schema, table, row filter, column list]. The row filter
+# is PostgreSQL's text of the WHERE expression and the column list the column names in table order; both
+# are null when the table has none (always before 15, where neither exists).
+_LISTED_TABLES = (
+    "(SELECT coalesce(json_agg(json_build_array(n.nspname, c.relname, %s)), '[]'::json) "
+    " FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid "
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE pr.prpubid = p.oid)"
+)
+_QUALIFIERS_15 = (
+    "pg_catalog.pg_get_expr(pr.prqual, pr.prrelid), "
+    "(SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+    " WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs::int2[]))"
+)
+_QUALIFIERS_OLD = "NULL, NULL"
+
 _STATE_QUERY = (
     "SELECT r.rolsuper AS superuser, "
     "(SELECT coalesce(array_agg(s.slot_name::text ORDER BY s.slot_name), '{}') FROM pg_replication_slots s "
     " WHERE s.slot_type = 'logical' AND s.plugin = 'pgoutput' AND s.database = current_database()) AS slots, "
     "p.oid IS NOT NULL AS found, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot, "
-    "(SELECT coalesce(json_agg(json_build_array(n.nspname, c.relname)), '[]'::json) "
-    " FROM pg_publication_rel pr JOIN pg_class c ON c.oid = pr.prrelid "
-    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pr.prpubid = p.oid) AS tables, "
+    "%s AS tables, "
     "%s AS schemas "
     "FROM pg_roles r LEFT JOIN pg_publication p ON p.pubname = %%s "
     "WHERE r.rolname = current_user"
@@ -71,21 +84,39 @@ PUBLISHABLE_QUERY = (
 
 
 class Publication:
-    """What a publication publishes: all tables, or explicit tables and (15+) schemas."""
+    """What a publication publishes: all tables, or explicit tables and (15+) schemas.
 
-    def __init__(self, name, all_tables=False, tables=(), schemas=(), operations=OPERATIONS, via_root=False):
+    ``row_filters`` and ``column_lists`` (15+) map a listed (schema, table) to its WHERE expression or
+    its column names. The module never wants either: Bemi must receive every row and every column.
+    """
+
+    def __init__(self, name, all_tables=False, tables=(), schemas=(), operations=OPERATIONS, via_root=False,
+                 row_filters=None, column_lists=None):
         self.name = name
         self.all_tables = bool(all_tables)
         self.tables = frozenset(tuple(pair) for pair in tables)
         self.schemas = frozenset(schemas)
         self.operations = tuple(op for op in OPERATIONS if op in operations)
         self.via_root = bool(via_root)
+        self.row_filters = dict((tuple(pair), text) for pair, text in (row_filters or {}).items())
+        self.column_lists = dict((tuple(pair), list(columns)) for pair, columns in (column_lists or {}).items())
 
     def replace(self, **changes):
         values = dict(name=self.name, all_tables=self.all_tables, tables=self.tables, schemas=self.schemas,
-                      operations=self.operations, via_root=self.via_root)
+                      operations=self.operations, via_root=self.via_root, row_filters=self.row_filters,
+                      column_lists=self.column_lists)
         values.update(changes)
         return Publication(**values)
+
+    def qualified(self):
+        """The listed tables that publish only some rows or some columns."""
+        return frozenset(self.row_filters) | frozenset(self.column_lists)
+
+    def unqualified(self, tables=None):
+        """This publication without the row filters and column lists of ``tables`` (default: all)."""
+        drop = self.qualified() if tables is None else frozenset(tables)
+        return self.replace(row_filters=dict((k, v) for k, v in self.row_filters.items() if k not in drop),
+                            column_lists=dict((k, v) for k, v in self.column_lists.items() if k not in drop))
 
     def report(self):
         """The ``publication`` return value (and diff side)."""
@@ -96,6 +127,8 @@ class Publication:
             'schemas': sorted(quote_ident(schema) for schema in self.schemas),
             'operations': list(self.operations),
             'publish_via_partition_root': self.via_root,
+            'row_filters': dict((display_table(*pair), text) for pair, text in self.row_filters.items()),
+            'column_lists': dict((display_table(*pair), columns) for pair, columns in self.column_lists.items()),
         }
 
     def __eq__(self, other):
@@ -107,9 +140,27 @@ class Publication:
     __hash__ = None
 
 
+def listed_tables_sql(server_version):
+    """The subquery of a publication ``p``'s listed tables with their row filters and column lists (json)."""
+    return _LISTED_TABLES % (_QUALIFIERS_15 if supports(server_version, 'publication_row_filters') else _QUALIFIERS_OLD)
+
+
+def split_listed(entries):
+    """(tables, row_filters, column_lists) from the rows of ``listed_tables_sql``."""
+    tables, row_filters, column_lists = [], {}, {}
+    for schema, table, row_filter, columns in entries:
+        tables.append((schema, table))
+        if row_filter is not None:
+            row_filters[(schema, table)] = row_filter
+        if columns is not None:
+            column_lists[(schema, table)] = columns
+    return tables, row_filters, column_lists
+
+
 def state_query(server_version):
     """(statement, wants name arg): the publication, its tables and schemas, plus superuser and slots."""
-    return _STATE_QUERY % (_SCHEMAS_15 if supports(server_version, 'publication_schemas') else _SCHEMAS_OLD)
+    return _STATE_QUERY % (listed_tables_sql(server_version),
+                           _SCHEMAS_15 if supports(server_version, 'publication_schemas') else _SCHEMAS_OLD)
 
 
 def current_from_row(name, row):
@@ -118,8 +169,9 @@ def current_from_row(name, row):
         return None
     operations = [op for op, flag in zip(OPERATIONS, (row['pubinsert'], row['pubupdate'], row['pubdelete'],
                                                       row['pubtruncate'])) if flag]
-    return Publication(name, row['puballtables'], [tuple(pair) for pair in row['tables']],
-                       [entry[0] for entry in row['schemas']], operations, row['pubviaroot'])
+    tables, row_filters, column_lists = split_listed(row['tables'])
+    return Publication(name, row['puballtables'], tables, [entry[0] for entry in row['schemas']], operations,
+                       row['pubviaroot'], row_filters, column_lists)
 
 
 def resolve_args(tables, schemas):
@@ -169,6 +221,10 @@ def plan_publication(current, wanted, scope, append):
 
     Actions: ('drop',), ('create', Publication), ('replace', Publication) (DROP and CREATE, which
     must share a transaction), ('add' | 'remove' | 'set', tables, schemas), ('options', Publication).
+
+    A row filter or column list on a table that ``wanted`` lists is a difference: the table is
+    listed again without it (in the exact list's SET, or with append a DROP and ADD of that table,
+    in the same transaction), so that Bemi receives all of its rows and columns.
     """
     if wanted is None:
         return ([('drop',)] if current is not None else []), None
@@ -188,19 +244,26 @@ def plan_publication(current, wanted, scope, append):
         # append: FOR ALL TABLES already publishes every table and schema asked for.
         return ([('options', with_options)] if options_differ else []), with_options
 
+    # Listed tables the user wants published in full that publish only some rows or columns.
+    requalify = current.qualified() & wanted.tables
     if append:
         tables = wanted.tables - current.tables
         # A table of a published schema is published already.
         tables = frozenset(pair for pair in tables if pair[0] not in current.schemas)
         schemas = wanted.schemas - current.schemas
-        target = with_options.replace(tables=current.tables | tables, schemas=current.schemas | schemas)
-        actions = [('add', sorted(tables), sorted(schemas))] if tables or schemas else []
+        target = with_options.unqualified(requalify).replace(tables=current.tables | tables,
+                                                             schemas=current.schemas | schemas)
+        # Only SET TABLE of the whole list drops a qualifier in place; append must keep the other
+        # tables, so those tables are dropped and added again (in the same transaction).
+        actions = [('remove', sorted(requalify), [])] if requalify else []
+        if tables or schemas or requalify:
+            actions.append(('add', sorted(tables | requalify), sorted(schemas)))
     else:
-        target = with_options.replace(tables=wanted.tables, schemas=wanted.schemas)
+        target = with_options.unqualified().replace(tables=wanted.tables, schemas=wanted.schemas)
         added = (wanted.tables - current.tables, wanted.schemas - current.schemas)
         removed = (current.tables - wanted.tables, current.schemas - wanted.schemas)
-        if any(added) and any(removed) and (wanted.tables or wanted.schemas):
-            # SET replaces the whole list in one statement.
+        if ((any(added) and any(removed)) or requalify) and (wanted.tables or wanted.schemas):
+            # SET replaces the whole list in one statement, and lists each table without qualifiers.
             actions = [('set', sorted(wanted.tables), sorted(wanted.schemas))]
         else:
             actions = []

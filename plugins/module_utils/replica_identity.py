@@ -171,6 +171,21 @@ def _children(rows):
     return children
 
 
+def with_partitions(pairs, children, accept=None):
+    """``pairs`` and every partition below them, at every level (partitions may live in other schemas).
+
+    With ``accept``, a relation it rejects is left out, and so is everything below it.
+    """
+    result = set()
+    todo = list(pairs)
+    while todo:
+        pair = todo.pop()
+        if pair not in result and (accept is None or accept(pair)):
+            result.add(pair)
+            todo.extend(children.get(pair, []))
+    return result
+
+
 def _trackable(row):
     return row['kind'] in ('r', 'p') and row['persistence'] != 't' and not row['in_extension']
 
@@ -219,23 +234,10 @@ def resolve_scope(rows, existing_schemas, tables, schemas, exclude, strict=True)
         raise ScopeError('Nothing was changed: %s.' % '; '.join(problems))
     # Partitions: replica identity is not inherited, and a partition may live in another schema.
     children = _children(rows)
-    result = set()
-    todo = list(selected)
-    while todo:
-        pair = todo.pop()
-        if pair in result:
-            continue
-        row = by_name.get(pair)
-        if row is None or not _trackable(row):
-            continue
-        result.add(pair)
-        todo.extend(children.get(pair, []))
-    warnings = []
-    for pair in exclude:
-        if pair not in by_name:
-            warnings.append('exclude: %s does not exist' % display_table(*pair))
-        result.discard(pair)
-    return sorted(result), warnings
+    result = with_partitions(selected, children, lambda pair: pair in by_name and _trackable(by_name[pair]))
+    warnings = ['exclude: %s does not exist' % display_table(*pair) for pair in exclude if pair not in by_name]
+    # Excluding a partitioned table excludes its partitions, at every level.
+    return sorted(result - with_partitions(exclude, children)), warnings
 
 
 class IdentityChange(namedtuple('IdentityChange', ['schema', 'table', 'before', 'after'])):
@@ -276,7 +278,7 @@ def plan_resets(rows, scope, exclude, published, trigger_schemas):
     """
     if published['all_tables'] or trigger_schemas == [ALL_SCHEMAS]:
         return []
-    keep = set(scope) | set(exclude) | set(tuple(pair) for pair in published['tables'])
+    keep = set(scope) | with_partitions(exclude, _children(rows)) | set(tuple(pair) for pair in published['tables'])
     covered = set(trigger_schemas or [])
     return [IdentityChange(row['schema'], row['name'], 'full', 'default') for row in rows
             if _trackable(row) and row['identity'] == 'f' and (row['schema'], row['name']) not in keep

@@ -8,6 +8,7 @@ from __future__ import annotations
 # Feature -> (minimum server_version_num, what a user reads in an error).
 MINIMUM_VERSIONS = {
     'publication_schemas': (150000, 'FOR TABLES IN SCHEMA publications'),
+    'publication_row_filters': (150000, 'row filters and column lists of publications'),
     'parameter_privileges': (150000, 'GRANT SET / ALTER SYSTEM ON PARAMETER'),
     'pgoutput_messages': (140000, "pgoutput's messages option"),
     'failover_slots': (170000, 'failover replication slots'),

@@ -19,7 +19,7 @@ description:
   - Also returns RV(server), the facts about the server that the C(bemi.postgresql.tracking) role needs
     (standby or primary, its files, its schemas), so no C(psql) is needed on the managed host.
   - Never changes anything, in check mode or not. Without O(probe), it creates no temporary objects and no trial slots;
-    RV(queries) is always empty and C(changed) always false.
+    RV(queries) is always empty and C(changed) always false. In check mode O(probe) is skipped.
   - Reads the catalogs with a fixed number of queries, whatever the number of tables.
   - Runs as any role. What that role may not read (for example C(pg_file_settings) without superuser rights)
     is reported as unknown (null), with an entry in RV(notes), and is never turned into a problem or a failure.
@@ -67,8 +67,12 @@ options:
         C(pgoutput) logical slot and starts streaming on O(publication). On PostgreSQL 14 and newer, the admin
         connection then emits a transactional C(pg_logical_emit_message) that must arrive through the stream
         (pgoutput's C(messages) option); on 13, a started stream is the proof.
-      - Leaves nothing behind, also on failure or timeout (its slot is temporary), so it runs in check mode too.
-        A failed probe makes RV(ready) false and adds one problem naming the failed step and the fix.
+      - Leaves nothing behind, also on failure or timeout (its slot is temporary). Still, creating the slot and the
+        test message write WAL, so in check mode the probe is skipped (RV(probe.skipped) true, and a note says so).
+      - A failed probe makes RV(ready) false and adds one problem naming the failed step and the fix. Two failures
+        that block only the probe, not Bemi, are notes instead (codes V(probe_no_spare_slot) and
+        V(probe_no_spare_wal_sender)). They are no free replication slot while one of them is O(slot), which Bemi
+        reuses, and no free WAL sender while Bemi streams from O(slot).
       - Creating a logical slot waits until the transactions open at that moment have ended (Bemi's own slot
         creation waits the same way). When that takes longer than O(probe_timeout), the problem names the
         blocking backends with their pid, transaction age and query start.
@@ -117,8 +121,9 @@ notes:
     V(logical) (then the fix is to set it back, not to restart); a restart pending for C(max_replication_slots)
     or C(max_wal_senders); no free replication slot or WAL sender;
     the publication missing, not publishing INSERT, UPDATE or DELETE, or not covering a logged table of O(schemas);
+    a published table with a row filter or a column list (PostgreSQL 15 and newer);
     a published table without C(REPLICA IDENTITY FULL), or with no primary key and no replica identity
-    (its UPDATE and DELETE fail); the event trigger missing, disabled, outdated (such as Bemi's manual version),
+    (its UPDATE and DELETE fail); the event trigger missing, disabled or enabled only for replication sessions, outdated (such as Bemi's manual version),
     not covering O(schemas), or its function owned by a role that cannot alter the tracked tables;
     the role missing, without LOGIN, with an expired password, without CONNECT on the database,
     without REPLICATION (or C(rds_replication)), or unable to SELECT a published table;
@@ -384,11 +389,14 @@ idle_replication_slot_timeout:
   sample: 0
   version_added: 0.2.0
 publication:
-  description: The publication, in the shape bemi_publication returns; null when it does not exist or cannot be read.
+  description:
+    - The publication, in the shape bemi_publication returns; null when it does not exist or cannot be read.
+    - C(row_filters) and C(column_lists) map each listed table that has one to its C(WHERE) expression or its
+      column names (PostgreSQL 15 and newer); each is a problem, as Bemi then misses rows or columns.
   returned: always
   type: dict
   sample: {name: bemi, all_tables: true, tables: [], schemas: [], operations: [insert, update, delete, truncate],
-           publish_via_partition_root: false}
+           publish_via_partition_root: false, row_filters: {}, column_lists: {}}
 tables_without_full_identity:
   description: Published tables and tables of O(schemas) without C(REPLICA IDENTITY FULL), sorted; null when unknown.
   returned: always
@@ -404,6 +412,8 @@ tables_without_primary_key:
 event_trigger:
   description:
     - The DDL event trigger C(_bemi_set_replica_identity_trigger); null when it cannot be read.
+    - C(enabled) is true when it fires for ordinary sessions (C(ENABLE) or C(ENABLE ALWAYS)); false when it is
+      disabled or enabled only for replication sessions (C(ENABLE REPLICA)), which is a problem either way.
     - C(up_to_date) is true when its function is this collection's current version.
     - C(tracked_schemas) lists the schemas it covers (V(*) for every schema); null when unknown.
     - C(owner) is the role its function runs as (the function is SECURITY DEFINER).
@@ -479,8 +489,12 @@ probe:
   type: dict
   contains:
     ok:
-      description: Whether every step succeeded and the temporary slot is gone.
+      description: Whether every step succeeded and the temporary slot is gone; null when the probe was skipped.
       type: bool
+    skipped:
+      description: Whether the probe was skipped, as in check mode (then RV(probe.steps) is empty).
+      type: bool
+      version_added: 0.2.0
     seconds:
       description: How long the probe took.
       type: float
@@ -499,12 +513,20 @@ probe:
       type: str
     problem:
       description: Null when the probe succeeded, else the sentence added to RV(problems), with the failed step and the fix.
+        Null too when the failure is only a note (see RV(probe.note)).
       type: str
+    note:
+      description: The sentence added to RV(notes) when the probe was skipped, or failed only for want of a slot or
+        WAL sender that Bemi, holding its own, does not need; else null.
+      type: str
+      version_added: 0.2.0
   sample:
     ok: true
+    skipped: false
     seconds: 0.041
     code: null
     problem: null
+    note: null
     steps:
       - {name: connect, ok: true, seconds: 0.012, error: null}
       - {name: identify_system, ok: true, seconds: 0.001, error: null}
@@ -564,7 +586,9 @@ def main():
     def work(conn):
         report = assess(gather(conn, options), options)
         if module.params['probe']:
-            probe.add_to_report(report, probe.run(conn, module.params, options['publication']))
+            result = (probe.skipped_in_check_mode() if module.check_mode
+                      else probe.run(conn, module.params, options['publication']))
+            probe.add_to_report(report, result, options['slot'])
         return report
 
     report = run_with_connection(module, work, 'Could not read the report')

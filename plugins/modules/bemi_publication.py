@@ -18,6 +18,10 @@ description:
   - Switching between all tables and a list or schemas drops and recreates the publication in
     B(one transaction), so a reader never sees it missing. Tables are added and removed with
     C(ALTER PUBLICATION ... ADD/DROP TABLE), or C(SET TABLE) when one statement does both.
+  - Bemi must receive every row and every column of a published table. A row filter (C(WHERE)) or a column
+    list on a listed table (PostgreSQL 15 and newer) is therefore a difference that the module removes, in the
+    same transaction as the rest of its change. With an exact list it lists the tables again with
+    C(ALTER PUBLICATION ... SET TABLE); with O(append=true) it drops and adds back those of O(tables) that have one.
   - Every requested table and schema is checked first. A table that does not exist, a view, a
     foreign table and the like fail the task with their names, and nothing is changed.
   - The plan is computed from the catalogs, so check mode runs nothing that changes anything.
@@ -71,6 +75,8 @@ options:
       - V(false) makes O(tables) (or O(schemas)) the exact list, removing anything else.
       - V(true) only adds what is missing and never removes anything. A publication that is
         already C(FOR ALL TABLES) then stays so, as it publishes every table already.
+        A listed table of O(tables) with a row filter or column list is still published in full again;
+        other tables keep theirs.
     type: bool
     default: false
   operations:
@@ -94,7 +100,7 @@ notes:
     ownership of it; O(all_tables) and O(schemas) need a superuser. The task fails before changing
     anything, in check mode too, when the login is not a superuser and those are needed.
   - The module never creates or drops replication slots; Bemi creates its own C(bemi) slot.
-  - Row filters and column lists (PostgreSQL 15 and newer) are not managed.
+  - Row filters and column lists (PostgreSQL 15 and newer) are never set, only removed (see the description).
 seealso:
   - name: CREATE PUBLICATION
     description: The PostgreSQL documentation of publications.
@@ -218,6 +224,20 @@ publication:
       description: Whether partition changes are published as changes of the root table.
       type: bool
       sample: false
+    row_filters:
+      description:
+        - The listed tables that have a row filter (PostgreSQL 15 and newer), each with its C(WHERE) expression
+          as PostgreSQL prints it. Empty after a run, except for tables that O(append=true) did not ask for.
+      type: dict
+      sample: {public.orders: (amount > 100)}
+      version_added: 0.2.0
+    column_lists:
+      description:
+        - The listed tables that publish only some columns (PostgreSQL 15 and newer), each with its column names.
+          Empty after a run, except for tables that O(append=true) did not ask for.
+      type: dict
+      sample: {public.items: [id]}
+      version_added: 0.2.0
   sample:
     name: bemi
     all_tables: true
@@ -225,6 +245,8 @@ publication:
     schemas: []
     operations: [insert, update, delete, truncate]
     publish_via_partition_root: false
+    row_filters: {}
+    column_lists: {}
 """
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYSTEM_SCHEMA_PARAMS

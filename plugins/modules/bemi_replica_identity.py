@@ -86,7 +86,8 @@ options:
   exclude:
     description:
       - Tables never changed by this run, in the same format as O(tables). Excluding a partitioned table
-        does not exclude its partitions. An excluded table that does not exist gives a warning.
+        excludes its partitions too, at every level (also those in other schemas), as O(tables) and O(schemas)
+        include them. An excluded table that does not exist gives a warning.
       - The event trigger does not know this list; tables created later are all tracked.
     type: list
     elements: str

@@ -131,7 +131,7 @@ def test_unhealthy_database(pool, major):
     assert real['ready'] is False
     assert real['publication'] == {'name': 'bemi', 'all_tables': False, 'tables': ['public."We ird"', 'public.no_pk'],
                                    'schemas': [], 'operations': ['insert', 'update', 'delete', 'truncate'],
-                                   'publish_via_partition_root': False}
+                                   'publish_via_partition_root': False, 'row_filters': {}, 'column_lists': {}}
     assert real['tables_without_full_identity'] == ['public.no_pk', 'public.with_pk']
     assert real['tables_without_primary_key'] == ['public.no_pk']
     assert real['event_trigger']['present'] is False

@@ -290,6 +290,60 @@ def test_no_free_wal_sender(pool, major):
     pool.clusters.pop((major, 'probe-senders')).destroy()
 
 
+def test_probe_is_skipped_in_check_mode(server, major):
+    """Check mode changes nothing: no slot, no WAL message, no login as Bemi; a note says the probe was skipped."""
+    offset = len(server.log_text())
+    args = dict(server.connection_args(), login_db='app', probe=True, probe_password=PASSWORD)
+    run = run_module('bemi_info', args, check=True)
+    assert not run.failed, run.result
+    assert run['probe']['skipped'] is True and run['probe']['ok'] is None and run['probe']['steps'] == []
+    (note,) = [f for f in run['findings'] if f['code'] == 'probe_skipped']
+    assert note['severity'] == 'note' and 'check mode changes nothing' in note['message']
+    assert run['probe']['note'] in run['notes']
+    log = server.log_text()[offset:]
+    assert 'CREATE_REPLICATION_SLOT' not in log and 'emit_message' not in log and 'bemi@' not in log
+
+
+def assert_only_a_note(run, code, cause):
+    """The probe failed for want of room that Bemi, holding its own, does not need: a note, not a problem."""
+    result = run['probe']
+    assert result['ok'] is False and result['code'] == cause, result
+    assert result['problem'] is None and result['note'] in run['notes'], result
+    assert 'probe_failed' not in [f['code'] for f in run['findings']], run['problems']
+    (note,) = [f for f in run['findings'] if f['code'] == code]
+    assert note['severity'] == 'note' and note['object'] == 'bemi'
+    assert 'not a problem for Bemi' in note['message']
+
+
+def test_no_spare_slot_or_wal_sender_beside_bemis_own_is_a_note(pool, major):
+    """Bemi's slot takes the last slot, or Bemi streams on the last WAL sender: Bemi works, only the probe cannot."""
+    cluster = prepare(pool.fresh(major, 'probe-capacity', dict(SETTINGS, max_wal_senders=1, max_replication_slots=1)))
+    bemi = psycopg2.connect(host=cluster.socket_dir, port=cluster.port, user='postgres', dbname='app',
+                            connection_factory=psycopg2.extras.LogicalReplicationConnection)
+    try:
+        stream = bemi.cursor()
+        stream.create_replication_slot('bemi', output_plugin='pgoutput')
+        stream.start_replication(slot_name='bemi', decode=False,
+                                 options={'proto_version': '1', 'publication_names': 'bemi'})
+        wait_for(lambda: cluster.scalar("SELECT active FROM pg_replication_slots WHERE slot_name = 'bemi'"))
+        assert_only_a_note(probe(cluster), 'probe_no_spare_wal_sender', 'probe_wal_senders')
+    finally:
+        bemi.close()
+    wait_for(lambda: cluster.scalar('SELECT count(*) FROM pg_stat_replication') == 0)
+    # Bemi between two connections: its slot is the only one, and the probe cannot have another.
+    assert_only_a_note(probe(cluster), 'probe_no_spare_slot', 'probe_slots')
+    assert [row[0] for row in leftover_slots(cluster)] == ['bemi']
+
+    # The same full server without Bemi's slot: Bemi could not create one, so it is a problem.
+    cluster.query("SELECT pg_drop_replication_slot('bemi')")
+    cluster.query("SELECT pg_create_logical_replication_slot('other_tool', 'pgoutput')", dbname='app')
+    assert_failed(probe(cluster), 'create_slot', 'probe_slots', 'all replication slots are in use',
+                  'drop a replication slot')
+    cluster.query("SELECT pg_drop_replication_slot('other_tool')")
+    assert_ok(probe(cluster), major)
+    pool.clusters.pop((major, 'probe-capacity')).destroy()
+
+
 PSYCOPG3_MAJORS = (15, 18)
 
 

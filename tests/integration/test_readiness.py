@@ -326,3 +326,58 @@ def test_a_server_bemi_cannot_reach_is_noted(server):
     finally:
         server.write_file('pg_hba.conf', hba)
         server.query('SELECT pg_reload_conf()')
+
+
+@pytest.mark.min_major(15)
+def test_row_filter_and_column_list_are_problems_that_bemi_publication_fixes(server):
+    """A filtered or narrowed table: Bemi misses rows or columns (and UPDATE fails), so not ready until republished."""
+    ready_database(server, 'r_qualified', 'bemi_qualified')
+    server.query("""
+        CREATE TABLE public.orders (id int PRIMARY KEY, amount int);
+        ALTER TABLE public.orders REPLICA IDENTITY FULL;
+        GRANT SELECT ON public.orders TO bemi_qualified;
+        INSERT INTO public.items VALUES (1, 'one');
+        DROP PUBLICATION bemi;
+        CREATE PUBLICATION bemi FOR TABLE public.items, public.orders WHERE (amount > 100);
+    """, dbname='r_qualified')
+    report = verdict(server, 'r_qualified', 'bemi_qualified')
+    item = the_problem(report, 'publication_row_filter', 'bemi', 'bemi_publication',
+                       'ALTER PUBLICATION bemi DROP TABLE public.orders; ALTER PUBLICATION bemi ADD TABLE ONLY '
+                       'public.orders')
+    assert 'table public.orders with a row filter' in item['message']
+    assert report['publication']['row_filters'] == {'public.orders': '(amount > 100)'}
+
+    # A column list without the replica identity's columns (FULL: all of them): the application's UPDATE fails.
+    server.query('ALTER PUBLICATION bemi SET TABLE public.items (id), public.orders', dbname='r_qualified')
+    with pytest.raises(psycopg2.Error, match='replica identity'):
+        server.query("UPDATE public.items SET name = 'uno'", dbname='r_qualified')
+    report = verdict(server, 'r_qualified', 'bemi_qualified')
+    item = the_problem(report, 'publication_column_list', 'bemi', 'bemi_publication')
+    assert 'table public.items with a column list' in item['message']
+    assert report['publication']['column_lists'] == {'public.items': ['id']}
+
+    # The fix named: bemi_publication with the same tables publishes them in full again.
+    done = run_module('bemi_publication', dict(server.connection_args(), login_db='r_qualified',
+                                               tables=['items', 'orders']))
+    assert not done.failed and done['changed'], done.result
+    assert_ready(verdict(server, 'r_qualified', 'bemi_qualified'))
+    server.query("UPDATE public.items SET name = 'uno'", dbname='r_qualified')
+
+
+def test_event_trigger_enabled_for_replication_sessions_only(server):
+    """ENABLE REPLICA: the trigger exists and looks enabled, but never fires for the application."""
+    ready_database(server, 'r_replica_trigger', 'bemi_replica_trigger')
+    server.query('ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE REPLICA', dbname='r_replica_trigger')
+    server.query('CREATE TABLE public.created_later (id int)', dbname='r_replica_trigger')
+    assert server.query("SELECT relreplident FROM pg_class WHERE relname = 'created_later'",
+                        dbname='r_replica_trigger') == [('d',)]
+    server.query('DROP TABLE public.created_later', dbname='r_replica_trigger')
+    report = verdict(server, 'r_replica_trigger', 'bemi_replica_trigger')
+    the_problem(report, 'event_trigger_replica_only', '_bemi_set_replica_identity_trigger',
+                'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE')
+    assert report['event_trigger']['enabled'] is False
+
+    server.query('ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE', dbname='r_replica_trigger')
+    report = verdict(server, 'r_replica_trigger', 'bemi_replica_trigger')
+    assert_ready(report)
+    assert report['event_trigger']['enabled'] is True

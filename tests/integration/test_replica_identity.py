@@ -476,6 +476,25 @@ def test_trigger_covers_tables_entering_by_other_commands(db):
     assert ids['billing.invoices'] == 'f' and ids['billing.lines'] == 'f'
 
 
+def test_trigger_enabled_for_replication_only_or_disabled_is_turned_back_on(db):
+    """ENABLE REPLICA (or DISABLE): the trigger no longer fires for the application; a run puts it back as ENABLE."""
+    install(db)
+    for state in ('ENABLE REPLICA', 'DISABLE'):
+        db.sql('ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger %s' % state)
+        name = 'after_%s' % state.split()[-1].lower()
+        db.sql('CREATE TABLE public.%s_before (id int)' % name)
+        assert db.identities()['public.%s_before' % name] == 'd'  # the trigger did not fire
+        fixed = check_then_apply(db)
+        assert fixed['changed'] is True
+        assert any(query.startswith('CREATE EVENT TRIGGER') for query in fixed['queries'])
+        assert db.sql('SELECT evtenabled FROM pg_event_trigger') == [('O',)]
+        # The table created meanwhile is in scope, so the run gave it FULL too.
+        assert 'public.%s_before' % name in fixed['tables_changed']
+        db.sql('CREATE TABLE public.%s (id int)' % name)
+        assert db.identities()['public.%s' % name] == 'f'
+        assert_idempotent(db)
+
+
 def test_procedure_commits_table_by_table(db):
     """CALL by hand: each table committed (and unlocked) before the next; in a transaction block, all at its end."""
     db.sql('CREATE TABLE public.a (id int); CREATE TABLE public.b (id int); CREATE TABLE public.c (id int)')
@@ -643,3 +662,30 @@ def test_reset_unpublished(db):
         db.sql('DROP PUBLICATION everything; CREATE PUBLICATION by_schema FOR TABLES IN SCHEMA s2')
         by_schema = check_then_apply(db, **merged(wanted, tables=['t1']))
         assert by_schema['tables_reset'] == ['public.t3']
+
+
+def test_excluding_a_partitioned_table_excludes_its_partitions(db):
+    """exclude: [events] leaves events and every partition below it alone, in any schema, and never resets them."""
+    db.sql("""
+        CREATE SCHEMA archive;
+        CREATE TABLE public.orders (id int);
+        CREATE TABLE public.events (id int, at int) PARTITION BY RANGE (at);
+        CREATE TABLE public.events_1 PARTITION OF public.events FOR VALUES FROM (0) TO (10) PARTITION BY RANGE (id);
+        CREATE TABLE archive.events_1_low PARTITION OF public.events_1 FOR VALUES FROM (0) TO (100);
+        CREATE TABLE public.kept_full (id int, at int) PARTITION BY RANGE (at);
+        CREATE TABLE public.kept_full_1 PARTITION OF public.kept_full FOR VALUES FROM (0) TO (10);
+        ALTER TABLE public.kept_full REPLICA IDENTITY FULL;
+        ALTER TABLE public.kept_full_1 REPLICA IDENTITY FULL;
+    """)
+    wanted = dict(exclude=['events', 'kept_full'], track_new_tables=False)
+    real = check_then_apply(db, **wanted)
+    assert real['queries'] == [alter('public', 'orders')]
+    assert real['tables_changed'] == ['public.orders']
+    ids = db.identities()
+    assert [ids[t] for t in ('public.events', 'public.events_1', 'archive.events_1_low')] == ['d', 'd', 'd']
+    assert_idempotent(db, **wanted)
+    # Stop tracking everything else: the excluded partitioned table's FULL partitions keep their identity.
+    reset = dict(wanted, tables=['orders'], reset_unpublished=True)
+    real = check_then_apply(db, **reset)
+    assert real['tables_reset'] == []
+    assert db.identities()['public.kept_full_1'] == 'f'

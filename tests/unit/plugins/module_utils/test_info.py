@@ -69,7 +69,7 @@ def healthy():
         ],
         'publication': {'name': 'bemi', 'all_tables': True, 'tables': [], 'schemas': [],
                         'operations': ['insert', 'update', 'delete', 'truncate'],
-                        'publish_via_partition_root': False},
+                        'publish_via_partition_root': False, 'row_filters': {}, 'column_lists': {}},
         'tables': [table('orders'), table('Mixed Case')],
         'missing_schemas': [],
         'event_trigger': {'name': '_bemi_set_replica_identity_trigger', 'enabled': 'O', 'event': 'ddl_command_end',
@@ -361,6 +361,22 @@ def test_publication_without_update():
     only_problem(run(facts), 'does not publish UPDATE')
 
 
+def test_row_filters_and_column_lists_are_problems_naming_the_tables():
+    facts = healthy()
+    facts['publication'].update(all_tables=False, tables=['public.items', 'public.orders'],
+                                row_filters={'public.orders': '(amount > 100)'}, column_lists={'public.items': ['id']})
+    report = run(facts)
+    assert report['ready'] is False
+    assert codes(report, 'problem') == ['publication_column_list', 'publication_row_filter']
+    by_code = dict((item['code'], item) for item in report['findings'])
+    assert by_code['publication_row_filter']['object'] == 'bemi'
+    assert 'table public.orders with a row filter' in by_code['publication_row_filter']['message']
+    assert ('ALTER PUBLICATION bemi DROP TABLE public.orders; ALTER PUBLICATION bemi ADD TABLE ONLY public.orders'
+            in by_code['publication_row_filter']['fix'])
+    assert 'table public.items with a column list' in by_code['publication_column_list']['message']
+    assert 'UPDATE and DELETE' in by_code['publication_column_list']['message']
+
+
 def test_tables_without_full_identity_and_primary_key():
     facts = healthy()
     facts['tables'] += [table('no_pk', identity='d', pk=False), table('with_pk', identity='d'),
@@ -405,6 +421,20 @@ def test_event_trigger_disabled():
     facts = healthy()
     facts['event_trigger']['enabled'] = 'D'
     only_problem(run(facts), 'is disabled', 'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE')
+
+
+def test_event_trigger_enabled_for_replication_sessions_only():
+    facts = healthy()
+    facts['event_trigger']['enabled'] = 'R'
+    report = run(facts)
+    only_problem(report, 'enabled only for replication sessions', 'ENABLE REPLICA',
+                 'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE')
+    assert codes(report) == ['event_trigger_replica_only']
+    assert report['event_trigger']['enabled'] is False
+    # ENABLE ALWAYS fires in every session: fine.
+    facts['event_trigger']['enabled'] = 'A'
+    report = run(facts)
+    assert report['ready'] is True and report['event_trigger']['enabled'] is True
 
 
 def test_event_trigger_outdated():

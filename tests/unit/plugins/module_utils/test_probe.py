@@ -14,6 +14,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.probe import (
     classify,
     describe_backend,
     probe_target,
+    skipped_in_check_mode,
 )
 
 TARGET = {'host': '10.0.0.5', 'port': 5432, 'user': 'bemi', 'dbname': 'shop'}
@@ -98,9 +99,54 @@ def test_probe_always_uses_tcp(login_host, probe_host, expected):
 def test_failed_probe_makes_the_report_not_ready():
     other = finding('role_no_connect', 'bemi', 'Z problem')
     report = dict(summarize([other]), ready=True)
-    add_to_report(report, {'ok': False, 'code': 'probe_pg_hba', 'problem': 'A probe problem'})
+    add_to_report(report, {'ok': False, 'code': 'probe_pg_hba', 'problem': 'A probe problem'}, 'bemi')
     assert report['ready'] is False and report['problems'] == ['A probe problem', 'Z problem']
     assert [(f['code'], f['object']) for f in report['findings']] == [('probe_failed', 'probe_pg_hba'),
                                                                       ('role_no_connect', 'bemi')]
     report = dict(summarize([]), ready=True)
-    assert add_to_report(report, {'ok': True, 'code': None, 'problem': None})['ready'] is True
+    assert add_to_report(report, {'ok': True, 'code': None, 'problem': None}, 'bemi')['ready'] is True
+
+
+def capacity_report(active):
+    report = dict(summarize([]), ready=True, max_replication_slots={'running': 1}, max_wal_senders={'running': 1})
+    report['replication_slots'] = [{'name': 'bemi', 'active': active}]
+    return report
+
+
+SLOTS_FULL = {'ok': False, 'code': 'probe_slots', 'note': None,
+              'problem': 'The end-to-end probe ... failed at step create_slot: all replication slots are in use. Fix: x.'}
+SENDERS_FULL = {'ok': False, 'code': 'probe_wal_senders', 'note': None,
+                'problem': 'The end-to-end probe ... failed at step connect: number of requested standby connections '
+                           'exceeds max_wal_senders (currently 1). Fix: x.'}
+
+
+def test_no_spare_slot_or_sender_beside_bemis_own_is_a_note():
+    report = add_to_report(capacity_report(False), dict(SLOTS_FULL), 'bemi')
+    assert report['ready'] is True and report['problems'] == []
+    assert [(f['code'], f['severity']) for f in report['findings']] == [('probe_no_spare_slot', 'note')]
+    assert report['probe']['problem'] is None and report['probe']['note'] == report['notes'][0]
+    assert 'max_replication_slots (1)' in report['notes'][0] and "Bemi's own slot bemi" in report['notes'][0]
+    report = add_to_report(capacity_report(True), dict(SENDERS_FULL), 'bemi')
+    assert report['ready'] is True
+    assert [f['code'] for f in report['findings']] == ['probe_no_spare_wal_sender']
+
+
+def test_no_spare_slot_or_sender_without_bemis_own_is_a_problem():
+    # No Bemi slot: Bemi needs a slot of its own, so a full server blocks it.
+    report = capacity_report(False)
+    report['replication_slots'] = [{'name': 'other', 'active': False}]
+    assert add_to_report(report, dict(SLOTS_FULL), 'bemi')['ready'] is False
+    # Bemi's slot exists but nobody streams: Bemi needs a free WAL sender to connect.
+    report = add_to_report(capacity_report(False), dict(SENDERS_FULL), 'bemi')
+    assert report['ready'] is False and [f['code'] for f in report['findings']] == ['probe_failed']
+    # Slots unreadable: unknown, so the failure stands.
+    report = capacity_report(True)
+    report['replication_slots'] = None
+    assert add_to_report(report, dict(SLOTS_FULL), 'bemi')['ready'] is False
+
+
+def test_probe_skipped_in_check_mode_is_a_note():
+    report = add_to_report(dict(summarize([]), ready=True), skipped_in_check_mode(), 'bemi')
+    assert report['ready'] is True and report['probe']['skipped'] is True and report['probe']['ok'] is None
+    assert [f['code'] for f in report['findings']] == ['probe_skipped']
+    assert report['probe']['note'] == report['notes'][0] and 'check mode changes nothing' in report['notes'][0]

@@ -101,6 +101,32 @@ def test_options_follow_object_changes():
     assert target.via_root is True
 
 
+def test_exact_list_lists_a_qualified_table_again_in_one_set():
+    current = listed(T1, T2, row_filters={T1: '(id > 1)'}, column_lists={T2: ['id']})
+    actions, target = plan_publication(current, listed(T1, T2), 'tables', False)
+    assert actions == [('set', [T1, T2], [])]
+    assert target == listed(T1, T2)
+    # A qualified table that leaves the list needs no SET; one that stays does.
+    assert plan_publication(current, listed(T1), 'tables', False) == ([('set', [T1], [])], listed(T1))
+    assert plan_publication(listed(T1, T2, row_filters={T2: 'x'}), listed(T1), 'tables', False) == (
+        [('remove', [T2], [])], listed(T1))
+
+
+def test_append_drops_and_adds_only_the_qualified_tables_asked_for():
+    current = listed(T1, T2, row_filters={T1: '(id > 1)'}, column_lists={T2: ['id']})
+    actions, target = plan_publication(current, listed(T1, WEIRD), 'tables', True)
+    assert actions == [('remove', [T1], []), ('add', [T1, WEIRD], [])]
+    assert target == listed(T1, T2, WEIRD, column_lists={T2: ['id']})
+    assert target.report()['column_lists'] == {'public.t2': ['id']} and target.report()['row_filters'] == {}
+
+
+def test_qualifiers_are_a_difference():
+    assert listed(T1) != listed(T1, row_filters={T1: '(id > 1)'})
+    assert listed(T1) != listed(T1, column_lists={T1: ['id']})
+    report = listed(WEIRD, row_filters={WEIRD: '(a > 1)'}).report()
+    assert report['row_filters'] == {'"we ird"."Mixed Case"': '(a > 1)'} and report['column_lists'] == {}
+
+
 def test_needs_superuser():
     assert needs_superuser([('create', ALL)]) == 'create a FOR ALL TABLES publication'
     assert needs_superuser([('replace', Publication('bemi', schemas=['s']))]) == 'publish TABLES IN SCHEMA'
@@ -120,9 +146,15 @@ def test_current_from_row():
     assert current_from_row('bemi', None) is None
     assert current_from_row('bemi', {'found': False}) is None
     row = {'found': True, 'puballtables': False, 'pubinsert': True, 'pubupdate': False, 'pubdelete': True,
-           'pubtruncate': False, 'pubviaroot': True, 'tables': [['we ird', 'Mixed Case']], 'schemas': [['s']]}
+           'pubtruncate': False, 'pubviaroot': True, 'tables': [['we ird', 'Mixed Case', None, None]],
+           'schemas': [['s']]}
     assert current_from_row('bemi', row) == Publication('bemi', tables=[WEIRD], schemas=['s'],
                                                         operations=['insert', 'delete'], via_root=True)
+    row['tables'] = [['public', 't1', '(id > 1)', None], ['public', 't2', None, ['id', 'name']]]
+    assert current_from_row('bemi', row) == Publication('bemi', tables=[T1, T2], schemas=['s'],
+                                                        operations=['insert', 'delete'], via_root=True,
+                                                        row_filters={T1: '(id > 1)'},
+                                                        column_lists={T2: ['id', 'name']})
 
 
 def test_resolve_problems_name_every_bad_entry():
@@ -144,6 +176,7 @@ def test_helpers():
     assert resolve_args([T1, WEIRD], ['s']) == (['public', 'we ird'], ['t1', 'Mixed Case'], ['s'])
     assert 'pg_publication_namespace' in state_query(150000)
     assert 'pg_publication_namespace' not in state_query(130000)
+    assert 'prqual' in state_query(150000) and 'prqual' not in state_query(140000)
 
 
 def test_table_changes_resolve_scopes_by_name():

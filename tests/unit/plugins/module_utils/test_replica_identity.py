@@ -102,6 +102,15 @@ def test_tables_scope_follows_partitions():
     assert scope == [('app', 'events_2024'), ('app', 'events_2024_a'), ('public', 'events')]
 
 
+def test_excluding_a_partitioned_table_excludes_its_partitions_at_every_level():
+    scope, warnings = resolve_scope(ROWS, SCHEMAS, [], ['public'], [('public', 'events')])
+    assert [pair for pair in scope if 'events' in pair[1]] == []
+    assert warnings == []
+    # Excluding a partition keeps its parent (and its own partitions are left out with it).
+    scope, dummy = resolve_scope(ROWS, SCHEMAS, [('public', 'events')], ['public'], [('app', 'events_2024')])
+    assert scope == [('public', 'events')]
+
+
 def test_plan_full_and_default():
     scope = [('public', 'items'), ('public', 'keyed'), ('public', 'orders')]
     assert plan_identities(ROWS, scope, 'full') == [('public', 'items', 'default', 'full'),
@@ -135,3 +144,7 @@ def test_plan_resets_keeps_every_tracked_table():
     assert plan_resets(rows, scope, exclude, published, ['s2']) == [('public', 'gone', 'full', 'default')]
     assert plan_resets(rows, scope, exclude, published, ['*']) == []
     assert plan_resets(rows, scope, exclude, dict(published, all_tables=True), None) == []
+    # The partitions of an excluded partitioned table keep their identity too.
+    parted = [row('public', 'excluded_parent', kind='p', identity='f'),
+              row('s2', 'excluded_child', identity='f', parent=('public', 'excluded_parent'))]
+    assert plan_resets(parted, scope, [('public', 'excluded_parent')], published, None) == []
