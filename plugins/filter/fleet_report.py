@@ -3,55 +3,8 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: fleet_report
-short_description: The readiness of a fleet for Bemi, from bemi_info's results, as one report
-version_added: 0.3.0
-description:
-  - Builds the report of the C(bemi.postgresql.report) playbook from one entry per inventory host, each made by
-    P(bemi.postgresql.report_host#filter) from that host's C(bemi.postgresql.bemi_info) results.
-  - Hosts are sorted worst first (not reached, then not ready, then ready), standbys are grouped under the
-    primary whose physical slot they stream from, and a one-line summary counts ready servers, inactive
-    slots and slots over half their WAL budget.
-  - A host without an entry (it failed before C(bemi_info) ran) is a row that says so, never left out.
-  - The result is plain data (the report's C(report.json)); P(bemi.postgresql.fleet_report_html#filter)
-    and P(bemi.postgresql.fleet_report_markdown#filter) render it.
-author:
-  - Bemi (@BemiHQ)
-options:
-  _input:
-    description: One entry per host, as P(bemi.postgresql.report_host#filter) returns it, or null for a host without one.
-    type: list
-    elements: dict
-    required: true
-  hosts:
-    description: The inventory names of the hosts, in the order of O(_input) (C(ansible_play_hosts_all)).
-    type: list
-    elements: str
-    required: true
-  generated_at:
-    description: When the facts were read, as text (for example C(now(utc=true\).isoformat(\))).
-    type: str
-    default: ''
-"""
-
-EXAMPLES = r"""
-- name: Build the report on the control node
-  ansible.builtin.set_fact:
-    report: >-
-      {{ ansible_play_hosts_all | map('extract', hostvars) | map(attribute='bemi_report_host', default=none) | list
-         | bemi.postgresql.fleet_report(ansible_play_hosts_all) }}
-  run_once: true
-"""
-
-RETURN = r"""
-_value:
-  description:
-    - The report; C(summary) (with its C(line)), C(hosts) (worst first, each with C(status), C(databases),
-      C(slots), C(wal_budget_bytes) and C(failover)) and C(clusters).
-    - See the collection's C(docs/monitoring.md) for every field.
-  type: dict
-"""
+# The filters of this file (fleet_report, report_host, fleet_report_html, fleet_report_markdown,
+# fleet_report_json, report_metrics) are documented in the YAML files of the same names beside it.
 
 import html
 import json
@@ -71,6 +24,7 @@ PROTECTION_TEXT = {
     'standby': 'standby',
     'unknown': 'unknown',
 }
+TITLE = 'Bemi readiness report'
 MB = 1024 * 1024
 SLOT_KEYS = ('name', 'type', 'database', 'active', 'retained_wal_bytes', 'wal_status', 'safe_wal_size',
              'failover', 'synced')
@@ -346,7 +300,7 @@ def _html_slot(row, slot):
         _e(slot['name']), _e(slot['type']), _e(_slot_state(slot)), _e(_budget_text(row, slot)), bar)
 
 
-def fleet_report_html(report, title='Bemi readiness report'):
+def fleet_report_html(report, title=TITLE):
     """The report as one self-contained HTML page (inline CSS, no scripts, no external assets)."""
     rows = []
     for row in report['hosts']:
@@ -385,10 +339,12 @@ def fleet_report_html(report, title='Bemi readiness report'):
 
 
 def _md(value):
-    return ('' if value is None else str(value)).replace('|', '\\|').replace('\n', ' ')
+    # Table cells and list items: no raw HTML (a message may quote a name), no column breaks.
+    text = ('' if value is None else str(value)).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+    return text.replace('|', '\\|').replace('\n', ' ')
 
 
-def fleet_report_markdown(report, title='Bemi readiness report'):
+def fleet_report_markdown(report, title=TITLE):
     """The same report as Markdown: the summary, one table row per host, then each host's details."""
     lines = ['# %s' % title, '', '**%s**' % _md(report['summary']['line']), '']
     if report['generated_at']:
@@ -405,27 +361,27 @@ def fleet_report_markdown(report, title='Bemi readiness report'):
             _md(row['name']), STATUS_TEXT[row['status']], _md(dbs or row.get('error')), problems, _md(slots or '-'),
             _md(_failover_text(row, report['clusters']))))
     for row in report['hosts']:
-        lines += ['', '## %s: %s' % (row['name'], STATUS_TEXT[row['status']]), '']
+        lines += ['', '## %s: %s' % (_md(row['name']), STATUS_TEXT[row['status']]), '']
         if row['server_version']:
             lines.append('PostgreSQL %s%s.' % (row['server_version'], ', standby' if row['standby'] else ''))
         if row.get('error'):
-            lines.append(row['error'])
+            lines.append(_md(row['error']))
         for db in row['databases']:
-            lines += ['', '### %s: %s' % (db['name'], 'not read' if db['error'] else
+            lines += ['', '### %s: %s' % (_md(db['name']), 'not read' if db['error'] else
                                           STATUS_TEXT['ready' if db['ready'] else 'not_ready']), '']
             if db['error']:
-                lines.append(db['error'])
+                lines.append(_md(db['error']))
             for item in db['findings']:
-                fix = ' Fix: %s' % item['fix'] if item['fix'] else ''
-                lines.append('- %s `%s`: %s%s' % (item['severity'], item['code'], item['message'], fix))
+                fix = ' Fix: %s' % _md(item['fix']) if item['fix'] else ''
+                lines.append('- %s `%s`: %s%s' % (item['severity'], item['code'], _md(item['message']), fix))
             for slot in _database_slots(row, db['name']):
-                lines.append('- slot `%s` (%s): %s; %s' % (slot['name'], slot['type'], _slot_state(slot),
-                                                            _budget_text(row, slot)))
+                lines.append('- slot %s (%s): %s; %s' % (_md(slot['name']), slot['type'], _slot_state(slot),
+                                                          _budget_text(row, slot)))
         for slot in _other_slots(row):
-            lines.append('- slot `%s` (%s): %s; %s' % (slot['name'], slot['type'], _slot_state(slot),
-                                                        _budget_text(row, slot)))
+            lines.append('- slot %s (%s): %s; %s' % (_md(slot['name']), slot['type'], _slot_state(slot),
+                                                      _budget_text(row, slot)))
         if row['protection'] != 'unknown':
-            lines.append('- failover protection: %s' % _failover_text(row, report['clusters']))
+            lines.append('- failover protection: %s' % _md(_failover_text(row, report['clusters'])))
     return '\n'.join(lines) + '\n'
 
 
@@ -448,7 +404,6 @@ METRICS = (
     ('bemi_streaming_standbys', 'Standbys (physical replication clients) streaming from this server.'),
     ('bemi_failover_protected', "Whether Bemi's slot survives a promotion (failover slots or Patroni's permanent slot); "
                                 'only on a primary with standbys.'),
-    ('bemi_info_timestamp_seconds', 'When these facts were read (Unix time).'),
 )
 
 
@@ -461,7 +416,7 @@ def _sample(name, labels, value):
     return '%s%s %s' % (name, '{%s}' % text if text else '', value)
 
 
-def report_metrics(entry, timestamp=None):
+def report_metrics(entry):
     """One host's entry (P(bemi.postgresql.report_host#filter)) in Prometheus' text exposition format."""
     samples = dict((name, []) for name, _help in METRICS)
     for db in entry['databases']:
@@ -500,8 +455,6 @@ def report_metrics(entry, timestamp=None):
         if entry['protection'] in ('failover_slots', 'patroni', 'none') and standbys:
             samples['bemi_failover_protected'].append(_sample(
                 'bemi_failover_protected', [('slot', entry['slot_name'])], 0 if entry['protection'] == 'none' else 1))
-    if timestamp is not None:
-        samples['bemi_info_timestamp_seconds'].append(_sample('bemi_info_timestamp_seconds', [], int(timestamp)))
     lines = []
     for name, text in METRICS:
         if samples[name]:
