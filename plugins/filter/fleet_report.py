@@ -400,6 +400,7 @@ METRICS = (
     ('bemi_slot_retained_wal_bytes', 'WAL the replication slot keeps on disk, in bytes.'),
     ('bemi_slot_wal_status', "The slot's wal_status: 1 for the current one of reserved, extended, unreserved, lost."),
     ('bemi_slot_failover', 'Whether standbys synchronize the slot (PostgreSQL 17+ failover flag).'),
+    ('bemi_slot_synced', "On a standby, whether the slot is a synchronized copy of the primary's (never active there)."),
     ('bemi_wal_budget_bytes', 'max_slot_wal_keep_size in bytes; -1 when slots may keep WAL without limit.'),
     ('bemi_streaming_standbys', 'Standbys (physical replication clients) streaming from this server.'),
     ('bemi_failover_protected', "Whether Bemi's slot survives a promotion (failover slots or Patroni's permanent slot); "
@@ -442,8 +443,9 @@ def report_metrics(entry):
             for status in WAL_STATUSES:
                 samples['bemi_slot_wal_status'].append(_sample('bemi_slot_wal_status', labels + [
                     ('wal_status', status)], 1 if slot['wal_status'] == status else 0))
-        if slot.get('failover') is not None:
-            samples['bemi_slot_failover'].append(_sample('bemi_slot_failover', labels, 1 if slot['failover'] else 0))
+        # Null before PostgreSQL 17, where no slot is a failover (or synced) slot: 0, as the shipped exporter query says.
+        samples['bemi_slot_failover'].append(_sample('bemi_slot_failover', labels, 1 if slot.get('failover') else 0))
+        samples['bemi_slot_synced'].append(_sample('bemi_slot_synced', labels, 1 if slot.get('synced') else 0))
     if entry.get('standby') is not None:
         keep = entry.get('max_slot_wal_keep_size_mb')
         if isinstance(keep, int):
