@@ -274,6 +274,10 @@ table.fleet th{background:#f4f5f8;font-size:12px;text-transform:uppercase;letter
 .bar span{position:absolute;left:0;top:0;bottom:0;background:#4c8f5a}
 .bar.warn span{background:#d99a1e}.bar.full span{background:#c0392b}
 .muted{color:#667}
+tr.row-unreachable td,tr.row-error td{background:#fafafc}
+tr.row-not_ready td:first-child{border-left:4px solid #c0392b}
+tr.row-ready td:first-child{border-left:4px solid #4c8f5a}
+tr.row-unreachable td:first-child,tr.row-error td:first-child{border-left:4px solid #999}
 """
 
 
@@ -322,7 +326,7 @@ def fleet_report_html(report, title=TITLE):
         version = ('PostgreSQL %s%s' % (row['server_version'], ', standby' if row['standby'] else '')
                    if row['server_version'] else '')
         rows.append(
-            '<tr class="host %s" id="host-%s"><td><b>%s</b><br><span class="muted">%s</span></td>'
+            '<tr class="host row-%s" id="host-%s"><td><b>%s</b><br><span class="muted">%s</span></td>'
             '<td><span class="badge %s">%s</span></td><td>%s</td><td>%s</td></tr>' % (
                 row['status'], _e(re.sub(r'[^A-Za-z0-9_.-]', '-', row['name'])), _e(row['name']), _e(version),
                 row['status'], STATUS_TEXT[row['status']], ''.join(cells), _e(_failover_text(row, report['clusters']))))

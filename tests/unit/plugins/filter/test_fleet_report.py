@@ -131,7 +131,7 @@ def test_html_is_self_contained_and_escaped():
     assert page.startswith('<!DOCTYPE html>')
     assert '<script' not in page and 'http' not in page and 'src=' not in page
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page
-    assert re.findall(r'<tr class="host (\w+)" id="([^"]+)"', page) == [('unreachable', 'host-db2'),
+    assert re.findall(r'<tr class="host row-(\w+)" id="([^"]+)"', page) == [('unreachable', 'host-db2'),
                                                                         ('not_ready', 'host-db-1-')]
     assert '<p class="summary" id="summary">0 of 2 servers ready; 1 not reached; 1 slot inactive; ' \
            '1 over half its budget</p>' in page
