@@ -191,8 +191,15 @@ def alerts():
     return {'groups': [{'name': 'bemi', 'rules': rules}]}
 
 
+class IndentedDumper(yaml.SafeDumper):
+    """Sequences indented under their key, as yamllint (and ansible-lint) expect."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super(IndentedDumper, self).increase_indent(flow, False)
+
+
 def dump(data):
-    return HEADER + yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True)
+    return HEADER + yaml.dump(data, Dumper=IndentedDumper, sort_keys=False, width=110, allow_unicode=True)
 
 
 def generated():
