@@ -54,10 +54,16 @@ def portable_slots_query(slot):
     return text
 
 
+def label(name, text):
+    return {name: {'usage': 'LABEL', 'description': text}}
+
+
+def gauge(name, text):
+    return {name: {'usage': 'GAUGE', 'description': text}}
+
+
 def queries(slot):
     slots = portable_slots_query(slot)
-    label = lambda name, text: {name: {'usage': 'LABEL', 'description': text}}  # noqa: E731
-    gauge = lambda name, text: {name: {'usage': 'GAUGE', 'description': text}}  # noqa: E731
     return {
         'bemi_slot': {
             'master': True,
@@ -209,6 +215,7 @@ def generated():
 
 DURATION = re.compile(r'^([0-9]+(ms|s|m|h|d|w|y))+$')
 KNOWN_LABELS = {'instance', 'job'}
+RULE_KEYS = {'alert', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations'}
 
 
 def check_rules(text, metrics):
@@ -223,9 +230,8 @@ def check_rules(text, metrics):
             continue
         for rule in group['rules']:
             name = rule.get('alert', '?')
-            if set(rule) - {'alert', 'expr', 'for', 'labels', 'annotations', 'keep_firing_for'}:
-                problems.append('%s: unknown keys %s' % (name, sorted(set(rule) - {'alert', 'expr', 'for', 'labels',
-                                                                                 'annotations'})))
+            if set(rule) - RULE_KEYS:
+                problems.append('%s: unknown keys %s' % (name, sorted(set(rule) - RULE_KEYS)))
             if not re.match(r'^[A-Za-z_][A-Za-z0-9_]*$', str(rule.get('alert', ''))):
                 problems.append('%s: alert name must be a metric-style name' % name)
             if 'for' in rule and not DURATION.match(str(rule['for'])):

@@ -225,8 +225,8 @@ def _slot_state(slot):
 def _budget_text(row, slot):
     if row['wal_budget_bytes'] is None:
         return '%s retained (no WAL budget: max_slot_wal_keep_size = -1)' % _size(slot['retained_wal_bytes'])
-    return '%s of %s WAL budget (%d%%)' % (_size(slot['retained_wal_bytes']), _size(row['wal_budget_bytes']),
-                                          round(100 * (slot['budget_fraction'] or 0)))
+    percent = round(100 * (slot['budget_fraction'] or 0))
+    return '%s of %s WAL budget (%d%%)' % (_size(slot['retained_wal_bytes']), _size(row['wal_budget_bytes']), percent)
 
 
 def _database_slots(row, database):
@@ -295,13 +295,13 @@ def _html_findings(findings):
 def _html_slot(row, slot):
     fraction = slot['budget_fraction']
     if fraction is None:
-        bar = ''
+        gauge = ''
     else:
         level = 'full' if fraction > 0.9 else ('warn' if fraction > 0.5 else 'ok')
-        bar = '<div class="bar %s" title="%s"><span style="width:%.1f%%"></span></div>' % (
+        gauge = '<div class="bar %s" title="%s"><span style="width:%.1f%%"></span></div>' % (
             level, _e(_budget_text(row, slot)), min(100.0, 100 * fraction))
     return '<div class="slot">slot <b>%s</b> (%s): %s; %s%s</div>' % (
-        _e(slot['name']), _e(slot['type']), _e(_slot_state(slot)), _e(_budget_text(row, slot)), bar)
+        _e(slot['name']), _e(slot['type']), _e(_slot_state(slot)), _e(_budget_text(row, slot)), gauge)
 
 
 def fleet_report_html(report, title=TITLE):
@@ -348,6 +348,10 @@ def _md(value):
     return text.replace('|', '\\|').replace('\n', ' ')
 
 
+def _md_slot(row, slot):
+    return '- slot %s (%s): %s; %s' % (_md(slot['name']), slot['type'], _slot_state(slot), _budget_text(row, slot))
+
+
 def fleet_report_markdown(report, title=TITLE):
     """The same report as Markdown: the summary, one table row per host, then each host's details."""
     lines = ['# %s' % title, '', '**%s**' % _md(report['summary']['line']), '']
@@ -378,12 +382,8 @@ def fleet_report_markdown(report, title=TITLE):
             for item in db['findings']:
                 fix = ' Fix: %s' % _md(item['fix']) if item['fix'] else ''
                 lines.append('- %s `%s`: %s%s' % (item['severity'], item['code'], _md(item['message']), fix))
-            for slot in _database_slots(row, db['name']):
-                lines.append('- slot %s (%s): %s; %s' % (_md(slot['name']), slot['type'], _slot_state(slot),
-                                                          _budget_text(row, slot)))
-        for slot in _other_slots(row):
-            lines.append('- slot %s (%s): %s; %s' % (_md(slot['name']), slot['type'], _slot_state(slot),
-                                                      _budget_text(row, slot)))
+            lines += [_md_slot(row, slot) for slot in _database_slots(row, db['name'])]
+        lines += [_md_slot(row, slot) for slot in _other_slots(row)]
         if row['protection'] != 'unknown':
             lines.append('- failover protection: %s' % _md(_failover_text(row, report['clusters'])))
     return '\n'.join(lines) + '\n'

@@ -20,7 +20,7 @@ import tempfile
 import pytest
 
 import pgserver
-from ansible_run import ROOT, run_module, run_playbook
+from ansible_run import run_module, run_playbook
 from conftest import selected_majors
 
 APP_SQL = ("CREATE TABLE public.orders (id bigint PRIMARY KEY, total numeric); "

@@ -86,9 +86,9 @@ def test_worst_first_and_the_summary_line():
 
 
 def test_a_standbys_synced_copy_is_not_an_inactive_slot():
-    primary = report_host([result(standbys=1, slot_failover=True,
-                                  slots=[slot(active=True, failover=True), slot('standby_a', kind='physical',
-                                                                                 database=None, active=True)])], 'p')
+    physical = slot('standby_a', kind='physical', database=None, active=True)
+    primary = report_host([result(standbys=1, slot_failover=True, slots=[slot(active=True, failover=True), physical])],
+                          'p')
     standby = report_host([result(standby=True, slot_synced=True, slots=[slot(synced=True, failover=True)])], 's',
                           primary_slot_name='standby_a')
     report = fleet_report([primary, standby], ['p', 's'])
@@ -131,8 +131,8 @@ def test_html_is_self_contained_and_escaped():
     assert page.startswith('<!DOCTYPE html>')
     assert '<script' not in page and 'http' not in page and 'src=' not in page
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page
-    assert re.findall(r'<tr class="host row-(\w+)" id="([^"]+)"', page) == [('unreachable', 'host-db2'),
-                                                                        ('not_ready', 'host-db-1-')]
+    rows = re.findall(r'<tr class="host row-(\w+)" id="([^"]+)"', page)
+    assert rows == [('unreachable', 'host-db2'), ('not_ready', 'host-db-1-')]
     assert '<p class="summary" id="summary">0 of 2 servers ready; 1 not reached; 1 slot inactive; ' \
            '1 over half its budget</p>' in page
     assert 'style="width:68.4%"' in page and 'class="bar warn"' in page
@@ -153,10 +153,9 @@ def test_json_round_trips():
 
 
 def test_metrics():
+    physical = slot('st"a', kind='physical', database=None, active=True, wal_status=None)
     host = report_host([result(ready=False, findings=[problem(), problem(), note()], standbys=1, slot_failover=False,
-                               slots=[slot(retained=3 * MB, failover=False), slot('st"a', kind='physical',
-                                                                                   database=None, active=True,
-                                                                                   wal_status=None)])], 'db1')
+                               slots=[slot(retained=3 * MB, failover=False), physical])], 'db1')
     text = report_metrics(host)
     assert 'bemi_database_ready{database="app"} 0' in text
     assert 'bemi_findings{database="app",code="wal_level_not_logical",severity="problem"} 2' in text
