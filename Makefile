@@ -76,6 +76,7 @@ docs-lint: venv $(COLLECTION_COPY)
 	  $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	scripts/docs.sh --check
 	$(BIN)/python scripts/compatibility.py --check
+	$(BIN)/python scripts/monitoring.py --check
 	$(BIN)/python scripts/check-doc-links.py
 	cd $(COLLECTION_COPY) && $(CURDIR)/$(BIN)/antsibull-changelog lint
 

@@ -10,7 +10,8 @@
    end-to-end probe (Bemi's own login and stream, through a temporary slot);
 5. UPDATEs and DELETEs a row of a table without a primary key and shows the
    decoded change with its full "before" row, through a temporary slot;
-6. stops and removes the server, also on Ctrl-C or an error.
+6. writes the fleet report (bemi.postgresql.report) for its server into bemi-report/;
+7. stops and removes the server, also on Ctrl-C or an error, and prints the report's path.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ sys.path.insert(0, HERE)
 import pgserver  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
+# The fleet report's default place, beside the run: bemi-report/ in the work tree (git ignores it).
+REPORT_DIR = os.path.join(ROOT, 'bemi-report')
 
 APP_SQL = """
 CREATE SCHEMA billing;
@@ -177,6 +180,7 @@ def main():
     subprocess.run([os.path.join(HERE, 'link-collection.sh')], env=env, check=True)
     started = time.time()
     cluster = None
+    report_page = None
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -221,6 +225,13 @@ def main():
         for change in decode_change(cluster):
             print('  ' + change)
         print('  The old-key part is the whole "before" row: that is REPLICA IDENTITY FULL at work.')
+
+        step('Fleet report: ansible-playbook bemi.postgresql.report (read-only, any time)')
+        proc = run([os.path.join(BIN, 'ansible-playbook'), 'bemi.postgresql.report', '-i', inventory,
+                    '-e', 'bemi_report_dir=%s' % REPORT_DIR], env, quiet=True)
+        print('  ' + next((line.split('"msg": "', 1)[1].rstrip('"') for line in proc.stdout.splitlines()
+                           if 'servers ready' in line), '(no summary line)'))
+        report_page = os.path.join(REPORT_DIR, 'index.html')
     except KeyboardInterrupt:
         print('\ndemo: interrupted', file=sys.stderr)
         return 130
@@ -230,6 +241,8 @@ def main():
             cluster.destroy()
         subprocess.run(['rm', '-rf', workdir], check=False)
     print('\ndemo finished in %d s' % (time.time() - started))
+    # Last, so it is what stays on the screen: the report outlives the throwaway server.
+    print('The report (open it in a browser; report.md and report.json beside it):\n  %s' % report_page)
     return 0
 
 
