@@ -166,9 +166,8 @@ slot:
            invalidation_reason: null, conflicting: false, failover: true, synced: false}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     libpq_params,
     query_one,
@@ -197,7 +196,7 @@ def main():
         create=dict(type='bool', default=False),
         failover=dict(type='bool'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     if not module.params['name']:
         module.fail_json(msg='name must not be empty.')
     if module.params['state'] == 'absent' and (module.params['create'] or module.params['failover'] is not None):
@@ -246,7 +245,7 @@ def remove(module, conn, row, statement):
     statements = plan_drop(row, module.params['terminate'])
     if module.check_mode or not statements:
         return [render(conn, item) for item in statements]
-    return drop(conn, name, lambda: query_one(conn, statement, (name,)))
+    return drop(conn, name, lambda: query_one(conn, statement, (name,)), module.params['terminate'])
 
 
 def present(module, conn, row, statement):
@@ -264,7 +263,7 @@ def present(module, conn, row, statement):
     alter = steps[-1][1]
     return when_idle(conn, params['name'], lambda: query_one(conn, statement, (params['name'],)),
                      lambda executed: replication_run(conn, libpq_params(params), alter, executed),
-                     'change the failover flag of')
+                     'change the failover flag of', params['terminate'])
 
 
 def predicted(module, row, database, server_version):

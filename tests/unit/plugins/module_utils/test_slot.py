@@ -27,7 +27,7 @@ def slot(**fields):
 
 def active_row(**fields):
     row = slot(active=True, active_pid=4242, client_addr='10.0.0.5', client_port=53422, application_name='bemi',
-               client_user='bemi')
+               client_user='bemi', backend_type='walsender')
     row.update(fields)
     return row
 
@@ -55,6 +55,22 @@ def test_plan_drop():
         plan_drop(active_row(), False)
     assert 'pid 4242 (client 10.0.0.5:53422' in str(refused.value)
     assert 'terminate: true' in str(refused.value)
+
+
+@pytest.mark.parametrize('row, message', [
+    (slot(type='physical', database=None, plugin=None), 'is a physical slot'),
+    (active_row(type='physical', database=None, plugin=None), 'is a physical slot'),
+    (slot(synced=True, failover=True), 'synchronized from the primary'),
+    # A standby's slot synchronization worker holds a synced slot while it updates it.
+    (active_row(synced=True, backend_type='slotsync worker'), 'synchronized from the primary'),
+    (active_row(backend_type='client backend'), 'in use by a client backend (pid 4242), not by a walsender'),
+])
+@pytest.mark.parametrize('terminate', [False, True])
+def test_plan_drop_refuses(row, message, terminate):
+    with pytest.raises(SlotError) as refused:
+        plan_drop(row, terminate)
+    assert message in str(refused.value)
+    assert refused.value.executed == []
 
 
 @pytest.mark.parametrize('fields, code', [
