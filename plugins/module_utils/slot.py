@@ -15,6 +15,7 @@ import time
 
 from ansible_collections.bemi.postgresql.plugins.module_utils import driver
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import DatabaseError, sql
+from ansible_collections.bemi.postgresql.plugins.module_utils.failover import slot_list
 from ansible_collections.bemi.postgresql.plugins.module_utils.findings import finding
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import backoff_delay, render
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
@@ -275,7 +276,8 @@ RESYNC_FIX = ('Bemi must re-sync: drop the slot (bemi.postgresql.bemi_slot with 
 
 HEALTH_QUERY = (
     "SELECT name, setting, unit FROM pg_settings "
-    "WHERE name IN ('idle_replication_slot_timeout', 'max_wal_size', 'max_slot_wal_keep_size')"
+    "WHERE name IN ('idle_replication_slot_timeout', 'max_wal_size', 'max_slot_wal_keep_size', "
+    "'synchronized_standby_slots')"
 )
 # Physical walsenders (standbys streaming from here) have no database.
 STREAMING_STANDBYS = ("(SELECT count(*) FROM pg_stat_activity "
@@ -315,6 +317,8 @@ def read_health(query, server, sample_seconds, sleep=time.sleep):
         'standbys': server['streaming_standbys'],
         'idle_replication_slot_timeout': idle,
         'wal_rate_bytes_per_second': None,
+        # PostgreSQL 17+ (absent before): the physical slots that failover slots wait for.
+        'synchronized_standby_slots': slot_list((settings.get('synchronized_standby_slots') or {}).get('setting')),
     }
     if sample_seconds:
         first = query(LSN_QUERY, None)[0]
@@ -390,7 +394,8 @@ def timeout_findings(idle_timeout, budget_by_wal, slot_name):
 def health(slots, slot_name, keep_size_mb, facts, cluster_manager=None):
     """(report fields, findings) of slot health: Bemi's slot judged, the outage budget computed.
 
-    ``slots`` are reports (``REPORT_KEYS``) or None when unreadable; ``facts`` come from ``read_health``.
+    ``slots`` are rows of ``slots_query`` (``lag_bytes`` is not in the report's shape) or None when unreadable;
+    ``facts`` come from ``read_health``.
     Under a cluster manager (Patroni keeps its permanent slots on the replicas itself), PostgreSQL's
     failover slots are not how the slot survives, so their findings do not apply.
     """
@@ -409,6 +414,7 @@ def health(slots, slot_name, keep_size_mb, facts, cluster_manager=None):
         fields['failover'] = failover_report(bemi_slot, facts)
         if cluster_manager is None:
             findings += failover_findings(fields['failover'], slot_name)
+            findings += standby_slot_findings(slots, bemi_slot, facts)
     return fields, findings
 
 
@@ -422,6 +428,31 @@ def failover_report(bemi_slot, facts):
         'slot_synced': bemi_slot.get('synced') if bemi_slot else None,
         'slot_lag_bytes': bemi_slot.get('lag_bytes') if bemi_slot and facts['in_recovery'] else None,
     }
+
+
+def standby_slot_findings(slots, bemi_slot, facts):
+    """On a primary, each slot of synchronized_standby_slots that no standby streams from: failover slots wait for it.
+
+    A standby that restarts is normal, so this is a note; one that never returns holds Bemi back for good.
+    """
+    listed = facts.get('synchronized_standby_slots') or []
+    if facts['in_recovery'] or slots is None or not listed or (bemi_slot and bemi_slot.get('failover') is False):
+        return []
+    found = []
+    by_name = dict((slot['name'], slot) for slot in slots)
+    for name in listed:
+        slot = by_name.get(name)
+        if slot is not None and slot['active']:
+            continue
+        state = 'does not exist' if slot is None else 'has no standby streaming from it (inactive)'
+        found.append(finding('synchronized_standby_slot_inactive', 'replication slot %s' % name,
+                             'Physical slot %s is listed in synchronized_standby_slots but %s: failover slots, '
+                             'Bemi\'s included, send no change that this standby has not received, so Bemi receives '
+                             'nothing until it streams again.' % (name, state),
+                             'bring that standby back; if it is gone for good, drop its slot on the primary '
+                             '(pg_drop_replication_slot) and run bemi.postgresql.bemi_failover_slots again, or leave '
+                             'it out of its standby_slots.'))
+    return found
 
 
 def failover_findings(failover, slot_name):

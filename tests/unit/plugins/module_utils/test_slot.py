@@ -172,3 +172,22 @@ def test_failover_on_a_standby_17():
     synced = slot(synced=True, failover=True, lag_bytes=512)
     assert codes([synced], topology(standby=True)) == []
     assert health([synced], 'bemi', 1024, topology(standby=True))[0]['failover']['slot_lag_bytes'] == 512
+
+
+def physical(name, active):
+    return slot(name=name, type='physical', database=None, plugin=None, active=active)
+
+
+def test_listed_standby_slot_without_its_standby_is_a_note():
+    facts = dict(topology(), synchronized_standby_slots=['standby_a', 'standby_b', 'gone'])
+    slots = [slot(failover=True), physical('standby_a', True), physical('standby_b', False)]
+    found = [item for item in health(slots, 'bemi', 1024, facts)[1]]
+    assert [(item['code'], item['object'], item['severity']) for item in found] == [
+        ('synchronized_standby_slot_inactive', 'replication slot standby_b', 'note'),
+        ('synchronized_standby_slot_inactive', 'replication slot gone', 'note')]
+    assert 'inactive' in found[0]['message'] and 'does not exist' in found[1]['message']
+    # Only failover slots wait; a standby reads nothing of it; a cluster manager has its own way.
+    assert codes([slot(failover=False), physical('standby_b', False)],
+                 dict(facts, synchronized_standby_slots=['standby_b'])) == ['slot_failover_off']
+    assert codes([physical('standby_b', False)], dict(facts, in_recovery=True)) == ['standby_slot_missing']
+    assert health(slots, 'bemi', 1024, facts, cluster_manager='patroni')[1] == []
