@@ -39,7 +39,7 @@ options:
       - On a primary, the physical slots of the standbys that must have received a change before Bemi does, as the exact
         value of C(synchronized_standby_slots).
       - Unset, the physical slots that exist on the primary (in C(pg_replication_slots), temporary ones excepted),
-        whether a standby streams from them at the moment or not: a standby that restarts keeps its slot, and its
+        whether a standby streams from them at the moment or not, since a standby that restarts keeps its slot, and its
         place in the list. A slot leaves the list when it is dropped, or when O(standby_slots) leaves it out.
         Every physical slot counts, a backup tool's (such as C(pg_receivewal)'s) too; name the standbys' slots here
         to leave others out.

@@ -18,7 +18,13 @@ description:
   - O(state=absent) drops the slot. An active slot (a walsender streams from it) is refused with an error that
     names the walsender's pid and client address, unless O(terminate=true). Then the module terminates that
     walsender with C(pg_terminate_backend) and drops the slot, retrying while the walsender exits
-    (and terminating again if the reader reconnects in between).
+    (and terminating again if the reader reconnects in between). Without O(terminate), a reader that connects
+    between the check and the drop is left streaming; the drop fails, naming its pid, and nothing changes.
+  - Only walsenders are ever terminated. A slot held by another kind of process (a session reading it with
+    C(pg_logical_slot_get_changes), say) is refused until that process lets it go.
+  - Only logical slots are dropped. A physical slot of that name (a standby's) is refused, and so is, on a
+    standby, a slot synchronized from the primary (C(synced), PostgreSQL 17 and newer), which the primary manages;
+    and dropping it there removes the copy.
   - Only a slot of O(login_db) is dropped. Slot names are server-wide, so a slot of that name in another database
     is left alone with a warning; run the module in that database to drop it.
 author:
@@ -65,7 +71,8 @@ options:
     type: bool
     version_added: 0.2.0
 notes:
-  - A slot synchronized to a standby (C(synced)) is managed on the primary; the module refuses to change it there.
+  - A slot synchronized to a standby (C(synced)) is managed on the primary; the module refuses to change or drop it
+    there, and never terminates the standby's slot synchronization worker.
   - Dropping a slot needs a superuser or a role with the C(REPLICATION) attribute. Terminating another role's
     walsender needs a superuser or membership in C(pg_signal_backend).
   - A dropped slot cannot be brought back. Bemi creates a new one and takes a new snapshot when it reconnects.
