@@ -51,9 +51,9 @@ def test_too_many_connections_then_shutting_down(pool, major):
         # A smart shutdown waits for the sessions still open, and meanwhile refuses new ones.
         for conn in held[1:]:
             conn.close()
-        subprocess.run(pgserver.as_server_user([os.path.join(cluster.bindir, 'pg_ctl'), '-D', cluster.data_dir,
-                                                 '-m', 'smart', '-W', 'stop']),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stop = [os.path.join(cluster.bindir, 'pg_ctl'), '-D', cluster.data_dir, '-m', 'smart', '-W', 'stop']
+        subprocess.run(pgserver.as_server_user(stop), check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
         result = refused(dict(cluster.connection_args(), login_db='postgres'), 'server_not_ready', True)
         assert 'shutting down' in result['msg']
     finally:

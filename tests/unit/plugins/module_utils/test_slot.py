@@ -181,7 +181,7 @@ def physical(name, active):
 def test_listed_standby_slot_without_its_standby_is_a_note():
     facts = dict(topology(), synchronized_standby_slots=['standby_a', 'standby_b', 'gone'])
     slots = [slot(failover=True), physical('standby_a', True), physical('standby_b', False)]
-    found = [item for item in health(slots, 'bemi', 1024, facts)[1]]
+    found = health(slots, 'bemi', 1024, facts)[1]
     assert [(item['code'], item['object'], item['severity']) for item in found] == [
         ('synchronized_standby_slot_inactive', 'replication slot standby_b', 'note'),
         ('synchronized_standby_slot_inactive', 'replication slot gone', 'note')]
