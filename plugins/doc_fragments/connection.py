@@ -82,7 +82,8 @@ notes:
   - Every statement the module runs, or would run in check mode, is returned in RV(queries). Secrets in it are replaced by C(********).
   - When the connection fails, the failed result holds C(connect_error), a stable code for the cause (such as
     V(server_unreachable) or V(authentication_failed); the troubleshooting guide lists them all), next to the message
-    with its fix.
+    with its fix, and C(connect_error_transient), true when the cause passes by itself (V(server_unreachable),
+    V(server_not_ready) for a server starting up or shutting down, V(too_many_connections)), so a retry may wait it out.
 requirements:
   - psycopg2 >= 2.8, or psycopg >= 3.1
 """

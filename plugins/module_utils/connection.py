@@ -131,28 +131,50 @@ def describe_target(conn_params):
 
 # libpq's connection errors, recognised by a pattern of their (lower-cased) text: a stable code
 # (returned as ``connect_error``, for playbooks to test instead of the wording), the kind, and
-# the likely fix. The first that matches wins; none matching means the server could not be reached.
+# the likely fix. The server's refusals are anchored at their "FATAL:", and libpq's own errors at
+# the start of a line or after libpq's "failed: ", so that a name quoted in the message never
+# decides the kind (a role named database_admin that does not exist is an unknown role).
+# The first that matches wins; none matching means the server could not be reached.
+_FATAL = r'fatal:\s+'
+_LIBPQ = r'(?:^|failed: )'
 CONNECT_ERRORS = (
-    (r'authentication failed|no password supplied', 'authentication_failed', 'authentication failed',
+    (_FATAL + r'[a-z0-9 ]*authentication failed for user |' + _LIBPQ + r'fe_sendauth: no password supplied',
+     'authentication_failed', 'authentication failed',
      'check login_user and login_password (or PGPASSWORD / ~/.pgpass), and the pg_hba.conf line that matched'),
-    (r'database .*does not exist', 'unknown_database', 'unknown database', 'create the database first or fix login_db'),
-    (r'role .*does not exist', 'unknown_role', 'unknown role', 'create the role first or fix login_user'),
-    (r'no pg_hba\.conf entry', 'rejected_by_pg_hba', 'rejected by pg_hba.conf',
+    (_FATAL + r'role ".*" does not exist', 'unknown_role', 'unknown role', 'create the role first or fix login_user'),
+    (_FATAL + r'database ".*" does not exist', 'unknown_database', 'unknown database',
+     'create the database first or fix login_db'),
+    (_FATAL + r'(?:no pg_hba\.conf entry|pg_hba\.conf rejects connection)', 'rejected_by_pg_hba',
+     'rejected by pg_hba.conf',
      'add a pg_hba.conf line for this client, user and database, then reload PostgreSQL'),
-    (r'permission denied for database|must have connect', 'insufficient_privilege', 'insufficient privilege',
+    (_FATAL + r'permission denied for database', 'insufficient_privilege', 'insufficient privilege',
      'GRANT CONNECT ON DATABASE to login_user'),
-    (r'timeout expired', 'timed_out', 'server unreachable (timed out)',
+    (_FATAL + r'(?:sorry, too many clients already|remaining connection slots are reserved|'
+              r'too many connections for (?:role|database) )', 'too_many_connections', 'too many connections',
+     'close idle sessions, or raise max_connections (a restart) or the CONNECTION LIMIT of the role or database'),
+    (_FATAL + r'the database system is (?:starting up|shutting down|in recovery mode|not yet accepting connections)',
+     'server_not_ready', 'server starting up or shutting down',
+     'wait until PostgreSQL has started, then run again'),
+    (_LIBPQ + r'server does not support ssl, but ssl was required', 'ssl_not_supported',
+     'the server does not support SSL',
+     'the server runs with ssl = off: set ssl_mode to prefer (or disable), or turn SSL on in PostgreSQL '
+     '(ssl = on, with a certificate and key)'),
+    (_LIBPQ + r'timeout expired', 'timed_out', 'server unreachable (timed out)',
      'check login_host, login_port, firewalls, or raise connect_timeout'),
 )
 UNREACHABLE = ('server_unreachable', 'server unreachable',
                'check that the server is running and that login_host, login_unix_socket and login_port point at it')
+# The codes that go away by themselves: a server that is (re)starting, or whose connections are all
+# taken for a moment. The failed result says so in ``connect_error_transient``, for a retry loop.
+TRANSIENT_CONNECT_ERRORS = frozenset(('server_unreachable', 'server_not_ready', 'too_many_connections'))
 
 
 def explain_connect_error(message, conn_params):
     """(code, a clear message with the likely fix) for a failed connection."""
     detail = ' '.join(line.strip() for line in message.strip().splitlines() if line.strip())
     lowered = message.lower()
-    code, kind, hint = next((entry[1:] for entry in CONNECT_ERRORS if re.search(entry[0], lowered)), UNREACHABLE)
+    code, kind, hint = next((entry[1:] for entry in CONNECT_ERRORS if re.search(entry[0], lowered, re.MULTILINE)),
+                            UNREACHABLE)
     return code, 'Could not connect to PostgreSQL as %s: %s (%s). Fix: %s.' % (
         describe_target(conn_params), kind, detail, hint)
 
@@ -167,7 +189,7 @@ def connect(module):
         conn = driver.connect(conn_params)
     except DatabaseError as exc:
         code, message = explain_connect_error(str(exc), conn_params)
-        module.fail_json(msg=message, connect_error=code)
+        module.fail_json(msg=message, connect_error=code, connect_error_transient=code in TRANSIENT_CONNECT_ERRORS)
     # Statements group themselves into transactions explicitly (see plan.py).
     conn.autocommit = True
     return conn

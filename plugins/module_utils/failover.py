@@ -24,12 +24,13 @@ STANDBY_SETTINGS = ('sync_replication_slots', 'hot_standby_feedback', 'primary_c
 # primary_slot_name and primary_conninfo serve physical replication too, and may predate the role.
 RESET_ON_ABSENT = ('synchronized_standby_slots', 'sync_replication_slots')
 
-# On a primary, in one round trip: the physical slots that a standby streams from now (the
-# default for synchronized_standby_slots), and the streaming standbys that use no slot (they
-# cannot be named there).
+# On a primary, in one round trip: the physical slots that exist (the default for
+# synchronized_standby_slots, whether a standby streams from them now or not: a standby's slot
+# outlives its restarts, and its protection must too; temporary ones, such as pg_basebackup's,
+# end with their session), and the streaming standbys that use no slot (they cannot be named there).
 STANDBYS_QUERY = (
     "SELECT (SELECT coalesce(array_agg(slot_name::text ORDER BY slot_name), '{}') "
-    "        FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND active) AS active_slots, "
+    "        FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary) AS physical_slots, "
     "(SELECT coalesce(array_agg(r.application_name::text ORDER BY r.application_name), '{}') "
     " FROM pg_catalog.pg_stat_replication AS r "
     " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots AS s "

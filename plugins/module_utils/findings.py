@@ -44,6 +44,7 @@ CODES = {
     'standby_slot_missing': NOTE,
     'standby_slot_not_synced': PROBLEM,
     'slot_failover_off': PROBLEM,
+    'synchronized_standby_slot_inactive': NOTE,
     # publication and tables
     'publication_missing': PROBLEM,
     'publication_operations_missing': PROBLEM,

@@ -862,8 +862,9 @@ def check_slot_health(facts, options, report):
     """Bemi's slot against the WAL budget, the outage budget, and (17+) its failover safety."""
     if facts.get('slot_health') is None:
         return []
-    fields, found = slot_utils.health(report['replication_slots'], options['slot'], report['max_slot_wal_keep_size'],
-                                      facts['slot_health'], cluster_manager=facts.get('patroni') and 'patroni')
+    # The slots as read (not the report's shape): the failover report needs their lag_bytes.
+    fields, found = slot_utils.health(facts['replication_slots'], options['slot'], report['max_slot_wal_keep_size'],
+                                      facts['slot_health'], cluster_manager='patroni' if facts.get('patroni') else None)
     report.update(fields)
     return found
 

@@ -15,6 +15,7 @@ import time
 
 from ansible_collections.bemi.postgresql.plugins.module_utils import driver
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import DatabaseError, sql
+from ansible_collections.bemi.postgresql.plugins.module_utils.failover import slot_list
 from ansible_collections.bemi.postgresql.plugins.module_utils.findings import finding
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import backoff_delay, render
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
@@ -50,6 +51,9 @@ class SlotError(Exception):
 def slots_query(server_version, one=False):
     """All slots (or, with ``one``, the slot named by the only parameter), with their walsender's address.
 
+    ``backend_type`` tells a walsender (Bemi) from other holders, such as a standby's slot
+    synchronization worker or a session calling pg_logical_slot_get_changes.
+
     The current position minus restart_lsn is what the slot keeps on disk.
     """
     optional = ', '.join('%s AS %s' % (expression if supports(server_version, feature) else 'NULL', column)
@@ -62,7 +66,7 @@ def slots_query(server_version, one=False):
         "pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, "
         "s.confirmed_flush_lsn)::bigint AS lag_bytes, " + optional + ", "
         "host(a.client_addr) AS client_addr, a.client_port, a.application_name::text AS application_name, "
-        "a.usename::text AS client_user "
+        "a.usename::text AS client_user, a.backend_type::text AS backend_type "
         "FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid "
         + ("WHERE s.slot_name = %s " if one else "") + "ORDER BY s.slot_name"
     )
@@ -99,6 +103,27 @@ def refusal(row):
             % (row['name'], walsender(row)))
 
 
+def check_manageable(row):
+    """SlotError unless the slot in ``row`` is a logical slot of this server's own (not a standby's physical
+    slot, nor a copy synchronized from the primary, PostgreSQL 17+)."""
+    if row['type'] != 'logical':
+        raise SlotError('Replication slot %s is a physical slot (a standby or a backup tool streams WAL through it), '
+                        'not a logical slot such as Bemi\'s, so bemi_slot leaves it alone. Fix: check the name; drop '
+                        'a physical slot that is no longer used by hand (pg_drop_replication_slot).' % row['name'])
+    if row.get('synced'):
+        raise SlotError('Replication slot %s is synchronized from the primary (synced): the primary owns it, and this '
+                        'standby\'s slot synchronization worker keeps the copy in step. Fix: run bemi_slot on the '
+                        'primary; dropping the slot there removes this copy too.' % row['name'])
+
+
+def check_terminable(row):
+    """SlotError unless the process that holds the slot is a walsender, the only kind bemi_slot ends."""
+    if row.get('backend_type') != 'walsender':
+        raise SlotError('Replication slot %s is in use by a %s (pid %s), not by a walsender; bemi_slot ends only '
+                        'walsenders. Fix: wait until that process releases the slot, then run again.'
+                        % (row['name'], row.get('backend_type') or 'process', row['active_pid']))
+
+
 def terminate_statement(pid):
     return sql.SQL('SELECT pg_terminate_backend({})').format(sql.Literal(pid))
 
@@ -111,8 +136,10 @@ def plan_drop(row, terminate):
     """The statements that drop the slot in ``row`` (None: nothing to drop); SlotError when refused."""
     if row is None:
         return []
+    check_manageable(row)
     statements = []
     if row['active']:
+        check_terminable(row)
         if not terminate:
             raise SlotError(refusal(row))
         statements.append(terminate_statement(row['active_pid']))
@@ -149,6 +176,7 @@ def plan_present(row, name, create, failover, terminate):
         raise SlotError('Replication slot %s is a physical slot; failover applies to logical slots.' % name)
     steps = []
     if row['active']:
+        check_terminable(row)
         if not terminate:
             raise SlotError('Replication slot %s is active: the walsender %s is streaming from it, and PostgreSQL '
                             'changes the failover flag only of an idle slot. Fix: stop the reader (Bemi) for a '
@@ -159,18 +187,22 @@ def plan_present(row, name, create, failover, terminate):
     return steps
 
 
-def drop(conn, name, read_row, sleep=time.sleep, clock=time.monotonic, timeout=DROP_TIMEOUT):
-    """Terminate the walsender (again if a reader reconnects) and drop the slot; the statements run."""
+def drop(conn, name, read_row, terminate=False, sleep=time.sleep, clock=time.monotonic, timeout=DROP_TIMEOUT):
+    """Drop the slot, with ``terminate`` ending its walsender first (again if a reader reconnects)."""
     return when_idle(conn, name, read_row, lambda executed: _run(conn, drop_statement(name), executed),
-                     'drop', sleep, clock, timeout)
+                     'drop', terminate, sleep, clock, timeout)
 
 
-def when_idle(conn, name, read_row, action, verb, sleep=time.sleep, clock=time.monotonic, timeout=DROP_TIMEOUT):
-    """Run ``action(executed)`` on the slot once no walsender holds it, terminating any that does.
+def when_idle(conn, name, read_row, action, verb, terminate, sleep=time.sleep, clock=time.monotonic,
+              timeout=DROP_TIMEOUT):
+    """Run ``action(executed)`` on the slot once no walsender holds it; the statements run.
 
-    ``read_row()`` re-reads the slot. A terminated walsender exits
-    asynchronously, so the action is retried (with back-off) while PostgreSQL
-    says the slot is in use. Returns the statements run.
+    ``read_row()`` re-reads the slot. Without ``terminate``, a reader that
+    connected since the plan was made is left alone: PostgreSQL refuses the
+    action ("replication slot ... is active for PID n"), which becomes a
+    SlotError. With it, the walsender (never another kind of process) is
+    terminated; it exits asynchronously, so the action is retried (with
+    back-off) while PostgreSQL says the slot is in use.
     """
     executed = []
     terminated = set()
@@ -180,7 +212,8 @@ def when_idle(conn, name, read_row, action, verb, sleep=time.sleep, clock=time.m
         row = read_row()
         if row is None:
             return executed
-        if row['active'] and row['active_pid'] and row['active_pid'] not in terminated:
+        if terminate and row['active'] and row['active_pid'] and row['active_pid'] not in terminated:
+            check_terminable(row)
             terminated.add(row['active_pid'])
             _run(conn, terminate_statement(row['active_pid']), executed)
         done = len(executed)
@@ -192,12 +225,21 @@ def when_idle(conn, name, read_row, action, verb, sleep=time.sleep, clock=time.m
             if driver.sqlstate(exc) == UNDEFINED_OBJECT and verb == 'drop':
                 # Gone meanwhile (a cluster manager dropped it, or another run): what was asked.
                 return executed
+            if driver.sqlstate(exc) == OBJECT_IN_USE and not terminate:
+                raise SlotError('Could not %s replication slot %s: a reader connected after it was found idle (%s), '
+                                'and it was left streaming; nothing was changed. Fix: stop the reader (Bemi) first, '
+                                'or run again with terminate: true to end that walsender.'
+                                % (verb, name, first_line(exc)), executed)
             if driver.sqlstate(exc) != OBJECT_IN_USE or clock() > deadline:
                 raise SlotError('Could not %s replication slot %s: %s (after running: %s)'
-                                % (verb, name, str(exc).strip().splitlines()[0], '; '.join(executed) or 'nothing'),
+                                % (verb, name, first_line(exc), '; '.join(executed) or 'nothing'),
                                 executed)
         sleep(min(backoff_delay(attempt, base=0.2, cap=1.0, rand=lambda: 1.0), max(0.0, deadline - clock())))
         attempt += 1
+
+
+def first_line(exc):
+    return str(exc).strip().splitlines()[0]
 
 
 def replication_run(conn, params, statement, executed):
@@ -234,7 +276,8 @@ RESYNC_FIX = ('Bemi must re-sync: drop the slot (bemi.postgresql.bemi_slot with 
 
 HEALTH_QUERY = (
     "SELECT name, setting, unit FROM pg_settings "
-    "WHERE name IN ('idle_replication_slot_timeout', 'max_wal_size', 'max_slot_wal_keep_size')"
+    "WHERE name IN ('idle_replication_slot_timeout', 'max_wal_size', 'max_slot_wal_keep_size', "
+    "'synchronized_standby_slots')"
 )
 # Physical walsenders (standbys streaming from here) have no database.
 STREAMING_STANDBYS = ("(SELECT count(*) FROM pg_stat_activity "
@@ -274,6 +317,8 @@ def read_health(query, server, sample_seconds, sleep=time.sleep):
         'standbys': server['streaming_standbys'],
         'idle_replication_slot_timeout': idle,
         'wal_rate_bytes_per_second': None,
+        # PostgreSQL 17+ (absent before): the physical slots that failover slots wait for.
+        'synchronized_standby_slots': slot_list((settings.get('synchronized_standby_slots') or {}).get('setting')),
     }
     if sample_seconds:
         first = query(LSN_QUERY, None)[0]
@@ -349,7 +394,8 @@ def timeout_findings(idle_timeout, budget_by_wal, slot_name):
 def health(slots, slot_name, keep_size_mb, facts, cluster_manager=None):
     """(report fields, findings) of slot health: Bemi's slot judged, the outage budget computed.
 
-    ``slots`` are reports (``REPORT_KEYS``) or None when unreadable; ``facts`` come from ``read_health``.
+    ``slots`` are rows of ``slots_query`` (``lag_bytes`` is not in the report's shape) or None when unreadable;
+    ``facts`` come from ``read_health``.
     Under a cluster manager (Patroni keeps its permanent slots on the replicas itself), PostgreSQL's
     failover slots are not how the slot survives, so their findings do not apply.
     """
@@ -368,6 +414,7 @@ def health(slots, slot_name, keep_size_mb, facts, cluster_manager=None):
         fields['failover'] = failover_report(bemi_slot, facts)
         if cluster_manager is None:
             findings += failover_findings(fields['failover'], slot_name)
+            findings += standby_slot_findings(slots, bemi_slot, facts)
     return fields, findings
 
 
@@ -381,6 +428,31 @@ def failover_report(bemi_slot, facts):
         'slot_synced': bemi_slot.get('synced') if bemi_slot else None,
         'slot_lag_bytes': bemi_slot.get('lag_bytes') if bemi_slot and facts['in_recovery'] else None,
     }
+
+
+def standby_slot_findings(slots, bemi_slot, facts):
+    """On a primary, each slot of synchronized_standby_slots that no standby streams from: failover slots wait for it.
+
+    A standby that restarts is normal, so this is a note; one that never returns holds Bemi back for good.
+    """
+    listed = facts.get('synchronized_standby_slots') or []
+    if facts['in_recovery'] or slots is None or not listed or (bemi_slot and bemi_slot.get('failover') is False):
+        return []
+    found = []
+    by_name = dict((slot['name'], slot) for slot in slots)
+    for name in listed:
+        slot = by_name.get(name)
+        if slot is not None and slot['active']:
+            continue
+        state = 'does not exist' if slot is None else 'has no standby streaming from it (inactive)'
+        found.append(finding('synchronized_standby_slot_inactive', 'replication slot %s' % name,
+                             'Physical slot %s is listed in synchronized_standby_slots but %s: failover slots, '
+                             'Bemi\'s included, send no change that this standby has not received, so Bemi receives '
+                             'nothing until it streams again.' % (name, state),
+                             'bring that standby back; if it is gone for good, drop its slot on the primary '
+                             '(pg_drop_replication_slot) and run bemi.postgresql.bemi_failover_slots again, or leave '
+                             'it out of its standby_slots.'))
+    return found
 
 
 def failover_findings(failover, slot_name):

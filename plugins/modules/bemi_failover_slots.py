@@ -38,9 +38,14 @@ options:
     description:
       - On a primary, the physical slots of the standbys that must have received a change before Bemi does, as the exact
         value of C(synchronized_standby_slots).
-      - Unset, the physical slots that a standby streams from now (C(active) in C(pg_replication_slots)).
-      - A slot named here whose standby is down holds Bemi back until it returns or is taken out of the list, and a
-        standby left out may be ahead of Bemi's copy of the slot when it is promoted.
+      - Unset, the physical slots that exist on the primary (in C(pg_replication_slots), temporary ones excepted),
+        whether a standby streams from them at the moment or not, since a standby that restarts keeps its slot, and its
+        place in the list. A slot leaves the list when it is dropped, or when O(standby_slots) leaves it out.
+        Every physical slot counts, a backup tool's (such as C(pg_receivewal)'s) too; name the standbys' slots here
+        to leave others out.
+      - A slot in the list whose standby is down holds Bemi back until it returns or is taken out of the list
+        (M(bemi.postgresql.bemi_info) notes it as V(synchronized_standby_slot_inactive)), and a standby left out may
+        be ahead of Bemi's copy of the slot when it is promoted.
       - Ignored on a standby.
     type: list
     elements: str
@@ -74,7 +79,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: On the primary, wait for the standbys' physical slots (those streaming now)
+- name: On the primary, wait for the standbys' physical slots (every physical slot there)
   bemi.postgresql.bemi_failover_slots:
     login_unix_socket: /var/run/postgresql
   become: true
@@ -204,7 +209,7 @@ def run(module, conn):
             without_slot = list(standbys['without_slot'])
             standby_slots = params['standby_slots']
             if standby_slots is None:
-                standby_slots = list(standbys['active_slots'])
+                standby_slots = list(standbys['physical_slots'])
             changes = plan_primary(params['state'], settings['synchronized_standby_slots'], standby_slots)
     except FailoverError as exc:
         module.fail_json(msg=str(exc), queries=[])

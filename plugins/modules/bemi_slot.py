@@ -18,7 +18,13 @@ description:
   - O(state=absent) drops the slot. An active slot (a walsender streams from it) is refused with an error that
     names the walsender's pid and client address, unless O(terminate=true). Then the module terminates that
     walsender with C(pg_terminate_backend) and drops the slot, retrying while the walsender exits
-    (and terminating again if the reader reconnects in between).
+    (and terminating again if the reader reconnects in between). Without O(terminate), a reader that connects
+    between the check and the drop is left streaming; the drop fails, naming its pid, and nothing changes.
+  - Only walsenders are ever terminated. A slot held by another kind of process (a session reading it with
+    C(pg_logical_slot_get_changes), say) is refused until that process lets it go.
+  - Only logical slots are dropped. A physical slot of that name (a standby's) is refused, and so is, on a
+    standby, a slot synchronized from the primary (C(synced), PostgreSQL 17 and newer), which the primary manages;
+    and dropping it there removes the copy.
   - Only a slot of O(login_db) is dropped. Slot names are server-wide, so a slot of that name in another database
     is left alone with a warning; run the module in that database to drop it.
 author:
@@ -65,7 +71,8 @@ options:
     type: bool
     version_added: 0.2.0
 notes:
-  - A slot synchronized to a standby (C(synced)) is managed on the primary; the module refuses to change it there.
+  - A slot synchronized to a standby (C(synced)) is managed on the primary; the module refuses to change or drop it
+    there, and never terminates the standby's slot synchronization worker.
   - Dropping a slot needs a superuser or a role with the C(REPLICATION) attribute. Terminating another role's
     walsender needs a superuser or membership in C(pg_signal_backend).
   - A dropped slot cannot be brought back. Bemi creates a new one and takes a new snapshot when it reconnects.
@@ -166,9 +173,8 @@ slot:
            invalidation_reason: null, conflicting: false, failover: true, synced: false}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
+    ConnectionModule,
     connection_argument_spec,
     libpq_params,
     query_one,
@@ -197,7 +203,7 @@ def main():
         create=dict(type='bool', default=False),
         failover=dict(type='bool'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     if not module.params['name']:
         module.fail_json(msg='name must not be empty.')
     if module.params['state'] == 'absent' and (module.params['create'] or module.params['failover'] is not None):
@@ -246,7 +252,7 @@ def remove(module, conn, row, statement):
     statements = plan_drop(row, module.params['terminate'])
     if module.check_mode or not statements:
         return [render(conn, item) for item in statements]
-    return drop(conn, name, lambda: query_one(conn, statement, (name,)))
+    return drop(conn, name, lambda: query_one(conn, statement, (name,)), module.params['terminate'])
 
 
 def present(module, conn, row, statement):
@@ -264,7 +270,7 @@ def present(module, conn, row, statement):
     alter = steps[-1][1]
     return when_idle(conn, params['name'], lambda: query_one(conn, statement, (params['name'],)),
                      lambda executed: replication_run(conn, libpq_params(params), alter, executed),
-                     'change the failover flag of')
+                     'change the failover flag of', params['terminate'])
 
 
 def predicted(module, row, database, server_version):

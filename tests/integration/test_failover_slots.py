@@ -175,3 +175,82 @@ def test_refused_before_17(pool, major):
     assert refused.failed and 'PostgreSQL 17 or newer' in refused['msg'] and 'Patroni' in refused['msg'], refused
     assert refused['queries'] == []
     assert cluster.query(FILES) == before
+
+
+def synchronize(primary, standby):
+    """The standby settings (through the module) and a failover slot bemi on the primary, synced on the standby."""
+    standby.write_file('postgresql.auto.conf',
+                       standby.read_file('postgresql.auto.conf').replace('password=%s ' % SECRET, ''))
+    standby.reload()
+    on_standby = run_module('bemi_failover_slots', dict(standby.connection_args(), dbname='postgres'))
+    assert not on_standby.failed, on_standby
+    wait_for(lambda: standby.scalar("SELECT setting FROM pg_settings WHERE name = 'sync_replication_slots'") == 'on')
+    primary.query("SELECT pg_create_logical_replication_slot('bemi', 'pgoutput', false, false, true)")
+
+    def slot_synced():
+        primary.query('SELECT pg_log_standby_snapshot()')
+        primary.query("SELECT pg_replication_slot_advance('bemi', pg_current_wal_lsn())")
+        return standby.scalar("SELECT synced AND NOT temporary FROM pg_replication_slots "
+                              "WHERE slot_name = 'bemi'") is True
+    wait_for(slot_synced, timeout=60)
+
+
+def info_codes(info):
+    return [(item['code'], item['object']) for item in info['findings']]
+
+
+@pytest.mark.min_major(17)
+def test_synced_slot_belongs_to_the_primary(pair):
+    """On a standby, bemi_slot refuses to drop the synchronized copy (and never ends the slot synchronization
+    worker); bemi_info reports how far the copy is behind (failover.slot_lag_bytes)."""
+    primary, standby = pair
+    synchronize(primary, standby)
+    worker = "SELECT pid FROM pg_stat_activity WHERE backend_type = 'slotsync worker'"
+    workers = standby.query(worker)
+    assert len(workers) == 1
+    slots = 'SELECT slot_name, synced, temporary FROM pg_replication_slots ORDER BY 1'
+    before = standby.query(slots)
+    for terminate in (False, True):
+        for check in (True, False):
+            refused = run_module('bemi_slot', dict(standby.connection_args(), login_db='postgres', state='absent',
+                                                   terminate=terminate), check=check)
+            assert refused.failed and 'synchronized from the primary' in refused['msg'], refused
+            assert 'run bemi_slot on the primary' in refused['msg'] and refused['queries'] == []
+            assert standby.query(slots) == before and standby.query(worker) == workers
+
+    info = run_module('bemi_info', dict(standby.connection_args(), login_db='postgres'))
+    assert not info.failed, info
+    failover = info['failover']
+    assert failover['standby'] is True and failover['slot_synced'] is True
+    assert isinstance(failover['slot_lag_bytes'], int) and failover['slot_lag_bytes'] >= 0, failover
+
+
+@pytest.mark.min_major(17)
+def test_standby_slots_outlive_a_standby_restart(pair):
+    """synchronized_standby_slots keeps a standby whose walsender is gone (it restarts), gains a new physical slot,
+    and loses one only when it is dropped; bemi_info notes a listed slot that no standby streams from."""
+    primary, standby = pair
+    args = primary.connection_args()
+    converge(primary, args, ["ALTER SYSTEM SET synchronized_standby_slots = 'standby_a'", RELOAD])
+    primary.query("SELECT pg_create_logical_replication_slot('bemi', 'pgoutput', false, false, true)")
+    info = run_module('bemi_info', dict(args, login_db='postgres'))
+    assert ('synchronized_standby_slot_inactive', 'replication slot standby_a') not in info_codes(info), info
+
+    standby.stop()
+    wait_for(lambda: primary.scalar("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                                    (STANDBY_SLOT,)) is False)
+    for check in (True, False):
+        again = run_module('bemi_failover_slots', args, check=check)
+        assert not again.failed and again['changed'] is False and again['queries'] == [], again
+        assert again['synchronized_standby_slots'] == [STANDBY_SLOT]
+    assert primary.scalar('SHOW synchronized_standby_slots') == STANDBY_SLOT
+    info = run_module('bemi_info', dict(args, login_db='postgres'))
+    found = [item for item in info['findings'] if item['code'] == 'synchronized_standby_slot_inactive']
+    assert [(item['object'], item['severity']) for item in found] == [('replication slot standby_a', 'note')], info
+    assert 'inactive' in found[0]['message']
+
+    # A new standby's slot joins the list before its standby streams; a dropped slot leaves it.
+    primary.query("SELECT pg_create_physical_replication_slot('standby_b')")
+    converge(primary, args, ["ALTER SYSTEM SET synchronized_standby_slots = 'standby_a,standby_b'", RELOAD])
+    primary.query("SELECT pg_drop_replication_slot('standby_b')")
+    converge(primary, args, ["ALTER SYSTEM SET synchronized_standby_slots = 'standby_a'", RELOAD])

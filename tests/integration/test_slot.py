@@ -6,6 +6,7 @@ Bemi does), which every test stops in a ``finally``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import time
 
 import pytest
 
-from ansible_run import run_playbook, run_module
+from ansible_run import collections_path, run_playbook, run_module
 
 DB = 'slotdb'
 SLOTS = 'SELECT slot_name, database, plugin, active FROM pg_replication_slots ORDER BY 1'
@@ -373,3 +374,57 @@ def wait_for(predicate, timeout=10):
     while not predicate():
         assert time.time() < deadline, 'timed out'
         time.sleep(0.1)
+
+
+def test_secrets_are_masked(server):
+    """bemi_slot masks a password in connect_params (-vvv) and one inside a login_db URI (its failure message)."""
+    secret = 'Slot-S3cret-pw'
+    server.query("CREATE ROLE slot_login LOGIN REPLICATION PASSWORD '%s'" % secret)
+    try:
+        base = dict(login_host='127.0.0.1', login_port=server.port, login_user='slot_login', login_db=DB)
+        ok = run_module('bemi_slot', dict(base, connect_params={'password': secret}), verbosity=3)
+        assert not ok.failed, ok
+        assert ok['invocation']['module_args']['connect_params']['password'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+        uri = 'postgresql://slot_login:%s@127.0.0.1:%d/%s' % ('Wr0ng-slot-pw', server.port, DB)
+        bad = run_module('bemi_slot', dict(base, login_db=uri), verbosity=3)
+        assert bad.failed and bad['connect_error'] == 'authentication_failed', bad
+        for run in (ok, bad):
+            text = run.stdout + run.stderr + json.dumps(run.result)
+            assert secret not in text and 'Wr0ng-slot-pw' not in text, text
+    finally:
+        server.query('DROP ROLE slot_login')
+
+
+def test_physical_slot_is_refused(server):
+    """A physical slot (a standby's) of that name is never dropped, with or without terminate."""
+    server.query("SELECT pg_create_physical_replication_slot('bemi', true)")
+    before = slots(server)
+    for terminate in (False, True):
+        for check in (True, False):
+            refused = run_module('bemi_slot', slot_args(server, state='absent', terminate=terminate), check=check)
+            assert refused.failed and 'is a physical slot' in refused['msg'], refused
+            assert refused['queries'] == [] and not refused.get('changed')
+            assert slots(server) == before
+
+
+def test_reader_that_connects_after_the_check_is_left_alone(server):
+    """Without terminate, a walsender that took the slot after bemi_slot found it idle is not ended:
+    the drop fails cleanly, naming its pid, and nothing changes (the module's drop step, on a real server)."""
+    if collections_path() not in sys.path:
+        sys.path.insert(0, collections_path())
+    from ansible_collections.bemi.postgresql.plugins.module_utils import connection, slot as slot_utils
+
+    create_slot(server)
+    consumer = Consumer(server)
+    conn = server.connect(dbname=DB)
+    try:
+        statement = slot_utils.slots_query(conn.info.server_version, one=True)
+        with pytest.raises(slot_utils.SlotError) as failed:
+            slot_utils.drop(conn, 'bemi', lambda: connection.query_one(conn, statement, ('bemi',)))
+        assert 'PID %d' % consumer.pid in str(failed.value) and 'terminate: true' in str(failed.value)
+        assert failed.value.executed == []
+        assert consumer.proc.poll() is None
+        assert slots(server) == [('bemi', DB, 'pgoutput', True)]
+    finally:
+        conn.close()
+        consumer.stop()

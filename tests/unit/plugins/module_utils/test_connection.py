@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     CONNECT_ERRORS,
     SECRET_KEYWORDS,
+    TRANSIENT_CONNECT_ERRORS,
     UNREACHABLE,
     explain_connect_error,
     secret_values,
@@ -51,6 +52,35 @@ def test_connect_params_given_as_a_string():
     ('FATAL:  permission denied for database "shop"\nDETAIL:  User does not have CONNECT privilege.',
      'insufficient_privilege', 'insufficient privilege'),
     ('timeout expired', 'timed_out', 'server unreachable (timed out)'),
+    ('connection to server at "10.0.0.9", port 5432 failed: timeout expired', 'timed_out',
+     'server unreachable (timed out)'),
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  Peer authentication failed for user "bemi"',
+     'authentication_failed', 'authentication failed'),
+    # A name in the message never decides the kind.
+    ('connection to server on socket "/tmp/.s.PGSQL.5432" failed: FATAL:  role "database_admin" does not exist',
+     'unknown_role', 'unknown role'),
+    ('FATAL:  role "my database does not exist" does not exist', 'unknown_role', 'unknown role'),
+    ('FATAL:  database "role x does not exist" does not exist', 'unknown_database', 'unknown database'),
+    ('FATAL:  database "authentication failed for user " does not exist', 'unknown_database', 'unknown database'),
+    ('FATAL:  pg_hba.conf rejects connection for host "[local]", user "bemi", database "shop", no encryption',
+     'rejected_by_pg_hba', 'rejected by pg_hba.conf'),
+    ('connection to server at "127.0.0.1", port 5432 failed: server does not support SSL, but SSL was required',
+     'ssl_not_supported', 'the server does not support SSL'),
+    ('FATAL:  sorry, too many clients already', 'too_many_connections', 'too many connections'),
+    ('FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute',
+     'too_many_connections', 'too many connections'),
+    ('FATAL:  remaining connection slots are reserved for non-replication superuser connections',
+     'too_many_connections', 'too many connections'),
+    ('FATAL:  too many connections for role "bemi"', 'too_many_connections', 'too many connections'),
+    ('FATAL:  too many connections for database "shop"', 'too_many_connections', 'too many connections'),
+    ('FATAL:  the database system is starting up', 'server_not_ready', 'server starting up or shutting down'),
+    ('FATAL:  the database system is shutting down', 'server_not_ready', 'server starting up or shutting down'),
+    ('FATAL:  the database system is in recovery mode', 'server_not_ready', 'server starting up or shutting down'),
+    ('FATAL:  the database system is not yet accepting connections\nDETAIL:  Consistent recovery state has not '
+     'been yet reached.', 'server_not_ready', 'server starting up or shutting down'),
+    # Hot standby off: not a state that passes.
+    ('FATAL:  the database system is not accepting connections\nDETAIL:  Hot standby mode is disabled.',
+     'server_unreachable', 'server unreachable'),
     ('connection to server at "127.0.0.1", port 5 failed: Connection refused', 'server_unreachable',
      'server unreachable'),
 ])
@@ -67,3 +97,10 @@ def test_every_connect_error_is_in_the_troubleshooting_guide():
         rows = dict(re.findall(r'^\| `([^`]+)` \(`([a-z_]+)`\) \|', handle.read(), re.MULTILINE))
     in_code = dict((kind, code) for dummy, code, kind, dummy_fix in CONNECT_ERRORS + (('',) + UNREACHABLE,))
     assert rows == in_code
+
+
+def test_transient_codes():
+    """What a retry loop may wait out: a (re)starting server, connections all taken for a moment."""
+    codes = set(entry[1] for entry in CONNECT_ERRORS) | set([UNREACHABLE[0]])
+    assert TRANSIENT_CONNECT_ERRORS == {'server_unreachable', 'server_not_ready', 'too_many_connections'}
+    assert TRANSIENT_CONNECT_ERRORS <= codes

@@ -27,7 +27,7 @@ def slot(**fields):
 
 def active_row(**fields):
     row = slot(active=True, active_pid=4242, client_addr='10.0.0.5', client_port=53422, application_name='bemi',
-               client_user='bemi')
+               client_user='bemi', backend_type='walsender')
     row.update(fields)
     return row
 
@@ -55,6 +55,22 @@ def test_plan_drop():
         plan_drop(active_row(), False)
     assert 'pid 4242 (client 10.0.0.5:53422' in str(refused.value)
     assert 'terminate: true' in str(refused.value)
+
+
+@pytest.mark.parametrize('row, message', [
+    (slot(type='physical', database=None, plugin=None), 'is a physical slot'),
+    (active_row(type='physical', database=None, plugin=None), 'is a physical slot'),
+    (slot(synced=True, failover=True), 'synchronized from the primary'),
+    # A standby's slot synchronization worker holds a synced slot while it updates it.
+    (active_row(synced=True, backend_type='slotsync worker'), 'synchronized from the primary'),
+    (active_row(backend_type='client backend'), 'in use by a client backend (pid 4242), not by a walsender'),
+])
+@pytest.mark.parametrize('terminate', [False, True])
+def test_plan_drop_refuses(row, message, terminate):
+    with pytest.raises(SlotError) as refused:
+        plan_drop(row, terminate)
+    assert message in str(refused.value)
+    assert refused.value.executed == []
 
 
 @pytest.mark.parametrize('fields, code', [
@@ -156,3 +172,22 @@ def test_failover_on_a_standby_17():
     synced = slot(synced=True, failover=True, lag_bytes=512)
     assert codes([synced], topology(standby=True)) == []
     assert health([synced], 'bemi', 1024, topology(standby=True))[0]['failover']['slot_lag_bytes'] == 512
+
+
+def physical(name, active):
+    return slot(name=name, type='physical', database=None, plugin=None, active=active)
+
+
+def test_listed_standby_slot_without_its_standby_is_a_note():
+    facts = dict(topology(), synchronized_standby_slots=['standby_a', 'standby_b', 'gone'])
+    slots = [slot(failover=True), physical('standby_a', True), physical('standby_b', False)]
+    found = health(slots, 'bemi', 1024, facts)[1]
+    assert [(item['code'], item['object'], item['severity']) for item in found] == [
+        ('synchronized_standby_slot_inactive', 'replication slot standby_b', 'note'),
+        ('synchronized_standby_slot_inactive', 'replication slot gone', 'note')]
+    assert 'inactive' in found[0]['message'] and 'does not exist' in found[1]['message']
+    # Only failover slots wait; a standby reads nothing of it; a cluster manager has its own way.
+    assert codes([slot(failover=False), physical('standby_b', False)],
+                 dict(facts, synchronized_standby_slots=['standby_b'])) == ['slot_failover_off']
+    assert codes([physical('standby_b', False)], dict(facts, in_recovery=True)) == ['standby_slot_missing']
+    assert health(slots, 'bemi', 1024, facts, cluster_manager='patroni')[1] == []

@@ -1,0 +1,41 @@
+# Copyright: (c) 2026, bemi.postgresql contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Every module is built as a ConnectionModule, which masks the passwords given in connect_params or in a
+connection string (-vvv invocation, failure messages); a plain AnsibleModule would show them."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+import pytest
+
+MODULES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))), 'plugins', 'modules')
+
+
+def module_files():
+    return sorted(name for name in os.listdir(MODULES) if name.endswith('.py') and not name.startswith('_'))
+
+
+def constructors(path):
+    """The names of the classes called to build the module (``X(argument_spec=...)``)."""
+    with open(path) as handle:
+        tree = ast.parse(handle.read(), path)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and any(keyword.arg == 'argument_spec' for keyword in node.keywords):
+            func = node.func
+            found.add(func.id if isinstance(func, ast.Name) else getattr(func, 'attr', None))
+    return found
+
+
+def test_the_modules_are_found():
+    assert 'bemi_slot.py' in module_files() and len(module_files()) >= 7
+
+
+@pytest.mark.parametrize('name', module_files())
+def test_module_is_a_connection_module(name):
+    assert constructors(os.path.join(MODULES, name)) == {'ConnectionModule'}, (
+        '%s must build its module with connection.ConnectionModule, which masks connection secrets' % name)
