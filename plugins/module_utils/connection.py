@@ -138,6 +138,11 @@ def describe_target(conn_params):
 _FATAL = r'fatal:\s+'
 _LIBPQ = r'(?:^|failed: )'
 CONNECT_ERRORS = (
+    # Peer (or ident) first: the fix is the OS user the module runs as, not a password.
+    (_FATAL + r'(?:peer|ident) authentication failed for user ', 'authentication_failed', 'peer authentication failed',
+     'on the unix socket, peer authentication needs the OS user that runs the module to be login_user: run the task '
+     'with become: true and become_user: postgres (for login_user postgres), or connect over TCP with login_host and '
+     'login_password'),
     (_FATAL + r'[a-z0-9 ]*authentication failed for user |' + _LIBPQ + r'fe_sendauth: no password supplied',
      'authentication_failed', 'authentication failed',
      'check login_user and login_password (or PGPASSWORD / ~/.pgpass), and the pg_hba.conf line that matched'),

@@ -54,8 +54,9 @@ def test_connect_params_given_as_a_string():
     ('timeout expired', 'timed_out', 'server unreachable (timed out)'),
     ('connection to server at "10.0.0.9", port 5432 failed: timeout expired', 'timed_out',
      'server unreachable (timed out)'),
-    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  Peer authentication failed for user "bemi"',
-     'authentication_failed', 'authentication failed'),
+    ('connection to server on socket "/run/postgresql/.s.PGSQL.5432" failed: FATAL:  Peer authentication failed for '
+     'user "postgres"', 'authentication_failed', 'peer authentication failed'),
+    ('FATAL:  Ident authentication failed for user "bemi"', 'authentication_failed', 'peer authentication failed'),
     # A name in the message never decides the kind.
     ('connection to server on socket "/tmp/.s.PGSQL.5432" failed: FATAL:  role "database_admin" does not exist',
      'unknown_role', 'unknown role'),
@@ -89,6 +90,11 @@ def test_connect_errors_are_explained(message, code, kind):
     assert found == code
     assert text.startswith('Could not connect to PostgreSQL as bemi@db1 port 5432 database shop: %s (' % kind), text
     assert ' Fix: ' in text and 'password=' not in text
+
+
+def test_peer_authentication_names_become_user():
+    text = explain_connect_error('FATAL:  Peer authentication failed for user "postgres"', {'user': 'postgres'})[1]
+    assert 'become_user: postgres' in text
 
 
 def test_every_connect_error_is_in_the_troubleshooting_guide():
