@@ -12,6 +12,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     CONNECT_ERRORS,
     SECRET_KEYWORDS,
     UNREACHABLE,
+    connection_lost,
     explain_connect_error,
     secret_values,
 )
@@ -67,3 +68,26 @@ def test_every_connect_error_is_in_the_troubleshooting_guide():
         rows = dict(re.findall(r'^\| `([^`]+)` \(`([a-z_]+)`\) \|', handle.read(), re.MULTILINE))
     in_code = dict((kind, code) for dummy, code, kind, dummy_fix in CONNECT_ERRORS + (('',) + UNREACHABLE,))
     assert rows == in_code
+
+
+class _Conn:
+    def __init__(self, closed):
+        self.closed = closed
+
+
+class _Error(Exception):
+    def __init__(self, pgcode=None):
+        super().__init__('error')
+        self.pgcode = pgcode
+
+
+@pytest.mark.parametrize('closed, pgcode, lost', [
+    (2, None, True),             # psycopg2: the server closed the connection mid-query
+    (True, None, True),          # psycopg 3
+    (0, '57P01', True),          # terminating connection due to administrator command (a fast shutdown)
+    (0, '57P03', True),          # the database system is starting up / shutting down
+    (0, '42501', False),         # a real error of the statement: not worth another try
+    (False, None, False),
+])
+def test_connection_lost_is_a_restart_not_an_error_of_the_statement(closed, pgcode, lost):
+    assert connection_lost(_Conn(closed), _Error(pgcode)) is lost
