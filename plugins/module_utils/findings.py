@@ -33,6 +33,8 @@ CODES = {
     'slot_inactive_retaining_wal': PROBLEM,
     'inactive_slot_unbounded_wal': PROBLEM,
     'slot_wal_unbounded': NOTE,
+    'wal_budget_unlimited': PROBLEM,
+    'wal_budget_exceeds_free_space': NOTE,
     # Bemi's slot: WAL budget, invalidation, failover (module_utils/slot.py)
     'slot_invalidated': PROBLEM,
     'slot_unreserved': PROBLEM,
@@ -66,6 +68,9 @@ CODES = {
     'role_cannot_select': PROBLEM,
     'role_noinherit': NOTE,
     'role_bypassrls': NOTE,
+    # the network between Bemi and the server
+    'server_listens_locally': NOTE,
+    'pg_hba_no_remote_rule': NOTE,
     # cluster managers
     'cluster_manager_patroni': NOTE,
     'patroni_slot_missing_on_replica': PROBLEM,

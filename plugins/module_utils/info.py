@@ -12,6 +12,7 @@ derive; every rule is unit-tested with hand-made fact dicts.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
@@ -28,6 +29,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.publication import
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import read_settings, restart_pending
 from ansible_collections.bemi.postgresql.plugins.module_utils import slot as slot_utils
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
+from ansible_collections.bemi.postgresql.plugins.module_utils.wal_budget import MB, pg_wal_filesystem
 
 SETTINGS = ('wal_level', 'max_replication_slots', 'max_wal_senders', 'max_slot_wal_keep_size')
 # Settings whose running and configured values are reported; a difference means a restart is pending.
@@ -60,6 +62,7 @@ SERVER_QUERY = (
     "(SELECT setting FROM pg_settings WHERE name = 'config_file') AS config_file, "
     "(SELECT setting FROM pg_settings WHERE name = 'hba_file') AS hba_file, "
     "current_setting('cluster_name') AS cluster_name, "
+    "current_setting('listen_addresses') AS listen_addresses, "
     "(SELECT setting::bigint FROM pg_settings WHERE name = 'min_wal_size') AS min_wal_size_mb, "
     # Patroni's own sessions (heartbeat, REST API) name themselves; other roles see application_name too.
     "EXISTS (SELECT 1 FROM pg_stat_activity WHERE starts_with(application_name, 'Patroni')) AS patroni, "
@@ -132,6 +135,10 @@ EVENT_TRIGGER_QUERY = (
     "JOIN pg_namespace fn ON fn.oid = f.pronamespace "
     "WHERE e.evtname = %s"
 )
+
+# pg_hba.conf as the server has loaded it (superusers only, unless granted); lines with errors never match.
+HBA_QUERY = ("SELECT type, database, user_name, address, netmask, auth_method FROM pg_hba_file_rules "
+             "WHERE error IS NULL ORDER BY line_number")
 
 ROLE_QUERY = (
     "SELECT r.rolname::text AS name, r.rolcanlogin AS login, r.rolreplication AS replication, "
@@ -210,6 +217,8 @@ def gather(conn, options):
         'streaming_standbys': server['streaming_standbys'],
         'patroni': server['patroni'],
         'user_schemas': list(server['user_schemas'] or []),
+        # Measured on the host bemi_info runs on: the server's own when it runs there, as in the tracking role.
+        'pg_wal': pg_wal_filesystem(server['data_directory']),
     }
     facts['restart_pending'] = restart_pending(facts['settings'], settings, RESTART_SETTINGS)
 
@@ -234,6 +243,9 @@ def gather(conn, options):
     rows = guarded(conn, notes, login, 'Event trigger %s' % event_trigger.TRIGGER, EVENT_TRIGGER_QUERY,
                    (event_trigger.TRIGGER,))
     facts['event_trigger'] = None if rows is None else (rows[0] if rows else False)
+
+    facts['listen_addresses'] = server['listen_addresses']
+    facts['hba_rules'] = guarded(conn, notes, login, 'pg_hba.conf rules', HBA_QUERY)
 
     rows = guarded(conn, notes, login, 'Role %s' % options['role'], ROLE_QUERY, (options['role'],))
     facts['role'] = None if rows is None else (rows[0] if rows else False)
@@ -417,10 +429,13 @@ def slot_wal_findings(slot, options, keep_size):
     if keep_size != -1:
         return found
     limit = "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB' (a size your disk can hold) and reload"
-    if ours or slot['type'] == 'physical':
+    if ours:
+        # Bemi's own slot without a budget is judged by check_wal_budget, inactive or not.
+        return found
+    if slot['type'] == 'physical':
         if too_big:
             return found
-        # Bemi between two connections, or a standby catching up: normal for a while; the risk is that it lasts.
+        # A standby catching up: normal for a while; the risk is that it lasts.
         found.append(finding('slot_wal_unbounded', slot['name'],
                              'Replication slot %s is inactive (its reader is reconnecting or stopped) and '
                              'max_slot_wal_keep_size = -1: if it stays away, the slot keeps WAL until the disk is full '
@@ -431,6 +446,35 @@ def slot_wal_findings(slot, options, keep_size):
                              'Replication slot %s is inactive and max_slot_wal_keep_size = -1 (unlimited), so it can '
                              'keep WAL until the disk is full.' % name,
                              '%s, or drop the slot if it is no longer used (%s).' % (limit, drop_slot_sql(slot['name']))))
+    return found
+
+
+# The fix for a missing or too large budget, on a plain server and under Patroni.
+BUDGET_FIX = ("set bemi_max_slot_wal_keep_size (auto, or a size such as 50GB) in the bemi.postgresql.tracking role and "
+              "run it, or ALTER SYSTEM SET max_slot_wal_keep_size = '50GB' (a size the disk can hold) and reload")
+PATRONI_BUDGET_FIX = ("set bemi_max_slot_wal_keep_size in the bemi.postgresql.tracking role and run it, or set "
+                      "postgresql.parameters.max_slot_wal_keep_size in Patroni's dynamic configuration "
+                      "(patronictl edit-config)")
+
+
+def check_wal_budget(facts, options, report):
+    """Bemi's slot needs a WAL budget, and a budget the disk can hold."""
+    keep_size = report['max_slot_wal_keep_size']
+    fix = PATRONI_BUDGET_FIX if facts.get('patroni') else BUDGET_FIX
+    found = []
+    slots = facts['replication_slots'] or []
+    if keep_size == -1 and any(slot['name'] == options['slot'] for slot in slots):
+        found.append(finding('wal_budget_unlimited', 'max_slot_wal_keep_size',
+                             'max_slot_wal_keep_size = -1 (unlimited) while Bemi\'s replication slot %s exists: when '
+                             'Bemi stops reading, the slot keeps WAL until the disk is full and PostgreSQL stops.'
+                             % quote_ident(options['slot']), fix + '.'))
+    pg_wal = facts.get('pg_wal')
+    if pg_wal and keep_size is not None and keep_size > 0 and keep_size * MB > pg_wal['free_bytes']:
+        found.append(finding('wal_budget_exceeds_free_space', 'max_slot_wal_keep_size',
+                             'max_slot_wal_keep_size (%s) is more than the free space of pg_wal\'s filesystem now '
+                             '(%s free at %s): a slot can fill the disk before the budget stops it.'
+                             % (format_size(keep_size * MB), format_size(pg_wal['free_bytes']), pg_wal['path']),
+                             'free space on that filesystem, or lower the budget: %s.' % fix))
     return found
 
 
@@ -651,6 +695,73 @@ def check_role(facts, options, report):
     return found
 
 
+LOCAL_NAMES = ('localhost', 'samehost')
+
+
+def is_local_address(address, netmask=None):
+    """Whether a listen_addresses entry or a pg_hba address admits only this host (loopback)."""
+    address = (address or '').strip().lower()
+    if address in LOCAL_NAMES:
+        return True
+    try:
+        # pg_hba_file_rules gives the mask as an address; ip_network takes IPv6 masks only as a prefix length.
+        prefix = bin(int(ipaddress.ip_address(netmask))).count('1') if netmask else None
+        network = ipaddress.ip_network('%s/%s' % (address, prefix) if netmask else address, strict=False)
+    except ValueError:
+        # '*', 'all', 'samenet', a host or domain name: other hosts.
+        return False
+    return network.is_loopback
+
+
+def listens_locally_only(listen_addresses):
+    """listen_addresses of unix sockets ('') or loopback addresses only: nobody else can connect over TCP."""
+    entries = [entry.strip() for entry in (listen_addresses or '').split(',') if entry.strip()]
+    return all(is_local_address(entry) for entry in entries)
+
+
+def hba_admits_remotely(rules, database, role):
+    """Whether some pg_hba line lets ``role`` connect to ``database`` from another host.
+
+    A group (+name) or an included file (@file) counts as a match: which roles
+    they hold is not read here, so this errs towards no finding.
+    """
+    for rule in rules:
+        if not rule['type'].startswith('host') or rule['auth_method'] == 'reject':
+            continue
+        databases, users = rule['database'] or [], rule['user_name'] or []
+        database_matches = any(name in ('all', database, 'samerole') or name.startswith('@')
+                               or (name == 'sameuser' and database == role) for name in databases)
+        user_matches = any(name in ('all', role) or name[:1] in ('+', '@') for name in users)
+        if database_matches and user_matches and not is_local_address(rule['address'], rule['netmask']):
+            return True
+    return False
+
+
+NETWORK_FIX = ('see "What Bemi needs from the network" in docs/quick-start.md; the probe run from a host of Bemi\'s '
+               'network (probe with probe_host, or the role with bemi_probe_from: controller) proves it')
+
+
+def check_network(facts, options, report):
+    """Bemi connects from its own network: the server must listen there, and pg_hba must let the role in."""
+    found = []
+    if facts.get('listen_addresses') is not None and listens_locally_only(facts['listen_addresses']):
+        found.append(finding('server_listens_locally', 'listen_addresses',
+                             "listen_addresses = '%s': the server accepts connections from this host only, so Bemi "
+                             'cannot reach it from its network.' % facts['listen_addresses'],
+                             "set listen_addresses (for example '*', or this server's address) in postgresql.conf and "
+                             'restart PostgreSQL; %s.' % NETWORK_FIX))
+    rules = facts.get('hba_rules')
+    if rules is not None and not hba_admits_remotely(rules, facts['database'], options['role']):
+        found.append(finding('pg_hba_no_remote_rule', options['role'],
+                             'No pg_hba.conf line lets role %s connect to database %s from another host (only from this '
+                             'one), so Bemi\'s login from its network is refused.'
+                             % (quote_ident(options['role']), quote_ident(facts['database'])),
+                             'set bemi_manage_pg_hba and bemi_pg_hba_addresses in the tracking role, or add a line '
+                             '"hostssl %s %s <Bemi\'s address> scram-sha-256" and reload; %s.'
+                             % (facts['database'], options['role'], NETWORK_FIX)))
+    return found
+
+
 ROLE_REPORT_KEYS = ('name', 'exists', 'login', 'replication', 'rds_replication', 'superuser', 'inherit', 'bypassrls',
                     'valid_until', 'expired', 'can_connect', 'cannot_select')
 
@@ -697,6 +808,7 @@ def check_server(facts, options, report):
         'streaming_standbys': facts.get('streaming_standbys'),
         'role_exists': None if role is None else bool(role),
         'user_schemas': facts['user_schemas'],
+        'pg_wal': facts.get('pg_wal'),
     }
     report['server'].update(facts['files'])
     hidden = sorted(key for key, value in facts['files'].items() if value is None)
@@ -738,9 +850,9 @@ def check_cluster_manager(facts, options, report):
     return found
 
 
-CHECKS = (check_wal_level, check_restart, check_file_settings, check_slots, check_capacity, check_publication,
-          check_schemas, check_tables, check_event_trigger, check_trigger_owner, check_role, check_server,
-          check_slot_health, check_cluster_manager)
+CHECKS = (check_wal_level, check_restart, check_file_settings, check_slots, check_wal_budget, check_capacity,
+          check_publication, check_schemas, check_tables, check_event_trigger, check_trigger_owner, check_role,
+          check_network, check_server, check_slot_health, check_cluster_manager)
 
 
 def assess(facts, options):

@@ -10,6 +10,12 @@ import re
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import query_one, sql
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import detect_managed_service
 from ansible_collections.bemi.postgresql.plugins.module_utils.versions import supports
+from ansible_collections.bemi.postgresql.plugins.module_utils.wal_budget import (
+    AUTO,
+    BudgetError,
+    budget_missing,
+    config_value_mb,
+)
 
 REPORTED = ('wal_level', 'max_replication_slots', 'max_wal_senders')
 WANTED_WAL_LEVEL = 'logical'
@@ -24,35 +30,51 @@ class OptionError(ValueError):
 
 
 def parse_keep_size(text):
-    """MB in a max_slot_wal_keep_size value: ``50GB``, ``512MB``, ``1024`` (MB), ``unlimited`` or ``-1``."""
+    """The max_slot_wal_keep_size option: MB in ``50GB``, ``512MB``, ``1024`` (MB), ``unlimited`` or ``-1``; or AUTO."""
     value = str(text).strip()
+    if value.lower() == AUTO:
+        return AUTO
     if value.lower() in ('unlimited', '-1'):
         return -1
     match = re.match(r'^(\d+)\s*([a-zA-Z]*)$', value)
     unit = (match.group(2).lower() or 'mb') if match else None
     if unit not in KB_PER_UNIT or (int(match.group(1)) * KB_PER_UNIT[unit]) % 1024:
-        raise OptionError('max_slot_wal_keep_size must be a whole number of MB with a unit (kB, MB, GB, TB), '
+        raise OptionError('max_slot_wal_keep_size must be auto, a whole number of MB with a unit (kB, MB, GB, TB), '
                           'such as 50GB or 512MB, or unlimited; got %r' % (text,))
     return int(match.group(1)) * KB_PER_UNIT[unit] // 1024
 
 
 def keep_size_mb(value):
-    """A configured or running value in MB (None stays None); pg_file_settings keeps the text as written."""
-    return None if value is None else parse_keep_size(value)
+    """A configured or running value in MB (None stays None), read as PostgreSQL reads it (``1.5GB`` is 1536)."""
+    try:
+        return config_value_mb(value)
+    except BudgetError:
+        # PostgreSQL itself rejects such a line (pg_file_settings.error): it does not count.
+        return None
 
 
-def plan_keep_size(wanted, lower, setting):
+def configured_source(setting):
+    """'default' when nothing configures ``setting``; the files tell, else pg_settings.source."""
+    source = setting.configured_source()
+    return source if source is not None else ('default' if setting.source == 'default' else setting.source)
+
+
+def plan_keep_size(wanted, lower, setting, measure=None):
     """(KEEP_SIZE, MB) to set, or None.
 
-    With ``lower`` false (the role's auto budget), a larger configured value is
-    kept, and so is -1 (unlimited) written in a configuration file by an
-    administrator; the built-in default -1 is replaced.
+    ``wanted`` AUTO sets a budget only when none exists, to ``measure()`` MB
+    (called only then: free space changes from moment to moment, so it must
+    not be worked out again on every run). With ``lower`` false, a larger
+    configured value is kept, and so is -1 (unlimited) written in a
+    configuration file by an administrator; the built-in default -1 is replaced.
     """
     configured = keep_size_mb(setting.configured)
+    if wanted == AUTO:
+        return (KEEP_SIZE, measure()) if budget_missing(configured, configured_source(setting)) else None
     if configured == wanted:
         return None
     if not lower and configured is not None:
-        explicit_unlimited = configured == -1 and setting.configured_source() not in (None, 'default')
+        explicit_unlimited = configured == -1 and configured_source(setting) != 'default'
         if configured > wanted or explicit_unlimited:
             return None
     return (KEEP_SIZE, wanted)

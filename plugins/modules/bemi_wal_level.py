@@ -53,6 +53,11 @@ options:
         can never fill the disk. Past it, PostgreSQL invalidates the slot and keeps running.
       - A size with a unit (V(kB), V(MB), V(GB), V(TB), units of 1024), for example V(50GB), or a number of MB;
         V(unlimited) (or V(-1)) removes the limit.
+      - V(auto) sets a budget only when none is configured (the built-in default, unlimited), to half the free space of
+        the filesystem that holds C(pg_wal), in whole GB, never below C(min_wal_size). Once a budget exists, V(auto)
+        leaves it as it is, so the free space is measured only on the run that sets it, and a dry run and the real
+        run that follows it agree. The free space is measured on the host where the module runs, so V(auto) needs
+        the module to run on the database server (as the C(bemi.postgresql.tracking) role does).
       - Set with C(ALTER SYSTEM) and applied by a reload; no restart is needed.
       - Only with O(state=present).
     type: str
@@ -61,11 +66,25 @@ options:
     description:
       - When false, a configured O(max_slot_wal_keep_size) that is already larger is kept, and so is V(-1) written in
         a configuration file by an administrator; only the built-in default V(-1) and smaller values are replaced.
-        The C(bemi.postgresql.tracking) role's V(auto) budget works this way.
       - When true, the configured value is made exactly O(max_slot_wal_keep_size).
+      - Ignored with O(max_slot_wal_keep_size=auto), which never changes an existing budget.
     type: bool
     default: true
     version_added: 0.2.0
+  data_directory:
+    description:
+      - The server's data directory, where O(max_slot_wal_keep_size=auto) measures the free space of C(pg_wal).
+      - Defaults to the server's C(data_directory) setting, which needs a superuser or C(pg_read_all_settings).
+    type: path
+    version_added: 0.3.0
+  share:
+    description:
+      - With O(max_slot_wal_keep_size=auto), how many PostgreSQL servers keep their C(pg_wal) on the same filesystem.
+        Each gets half of the free space divided by this number, so that together they keep at most half of it.
+      - The C(bemi.postgresql.tracking) role counts the servers of the play on each filesystem.
+    type: int
+    default: 1
+    version_added: 0.3.0
   slots_dropped_before:
     description:
       - In check mode only, the logical slots that an earlier task of the same run drops (and so, in check mode,
@@ -161,7 +180,8 @@ max_wal_senders:
 max_slot_wal_keep_size:
   description:
     - C(max_slot_wal_keep_size) in MB, running and configured; V(-1) means unlimited.
-    - The running value follows the configured one once the server has processed the reload.
+    - The module waits (up to a few seconds) for the server to apply its reload, so the running value is the new one;
+      a warning says when the reload was still not applied.
   returned: always
   type: dict
   sample: {running: -1, configured: 51200}
@@ -176,9 +196,13 @@ idle_replication_slot_timeout:
   version_added: 0.2.0
 """
 
+import time
+
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     ConnectionModule,
+    DatabaseError,
     connection_argument_spec,
+    error_text,
     query,
     query_one,
     run_with_connection,
@@ -206,6 +230,14 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
     predicted_configured,
     slots_block_reset,
 )
+from ansible_collections.bemi.postgresql.plugins.module_utils.wal_budget import (
+    auto_keep_size_mb,
+    format_mb,
+    pg_wal_filesystem,
+)
+
+# How long to wait for the server to apply our own pg_reload_conf() (it is asynchronous).
+RELOAD_WAIT_SECONDS = 5.0
 
 
 def main():
@@ -216,6 +248,8 @@ def main():
         min_wal_senders=dict(type='int'),
         max_slot_wal_keep_size=dict(type='str'),
         lower_max_slot_wal_keep_size=dict(type='bool', default=True),
+        data_directory=dict(type='path'),
+        share=dict(type='int', default=1),
         slots_dropped_before=dict(type='list', elements='str', default=[]),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -226,8 +260,8 @@ def main():
     minimums = dict((name, value) for name, value in minimums.items() if value is not None)
     if module.params['state'] == 'absent' and minimums:
         module.fail_json(msg='min_replication_slots and min_wal_senders only go with state=present.')
-    if any(value < 1 for value in minimums.values()):
-        module.fail_json(msg='min_replication_slots and min_wal_senders must be at least 1.')
+    if any(value < 1 for value in minimums.values()) or module.params['share'] < 1:
+        module.fail_json(msg='min_replication_slots, min_wal_senders and share must be at least 1.')
     keep_size = None
     if module.params['max_slot_wal_keep_size'] is not None:
         if module.params['state'] == 'absent':
@@ -247,7 +281,8 @@ def run(module, conn, minimums, keep_size):
     changes = plan_settings(module.params['state'], minimums, settings)
     if keep_size is not None:
         managed.append(KEEP_SIZE)
-        change = plan_keep_size(keep_size, module.params['lower_max_slot_wal_keep_size'], settings[KEEP_SIZE])
+        change = plan_keep_size(keep_size, module.params['lower_max_slot_wal_keep_size'], settings[KEEP_SIZE],
+                                lambda: measure_auto_budget(module, conn))
         changes += [change] if change else []
 
     if not settings['wal_level'].file_readable:
@@ -273,7 +308,15 @@ def run(module, conn, minimums, keep_size):
     if changes and needs_reload(changes, settings):
         add_reload(plan, module, can_reload)
     applied = plan.apply(conn, module.check_mode)
+    try:
+        report_result(module, conn, settings, changes, managed, restart_names, applied)
+    except DatabaseError as exc:
+        # The changes are made: a failure to read them back must still say so.
+        module.fail_json(msg='The settings were changed, but reading them back failed: %s' % error_text(exc),
+                         changed=applied.changed, queries=applied.queries)
 
+
+def report_result(module, conn, settings, changes, managed, restart_names, applied):
     before = configured_values(settings)
     if module.check_mode or not settings['wal_level'].file_readable:
         # Without pg_file_settings, what was just written cannot be read back (and no reload flags it).
@@ -281,18 +324,55 @@ def run(module, conn, minimums, keep_size):
     else:
         settings = read_settings(conn, REPORTED + (KEEP_SIZE,))
         after = configured_values(settings)
-    report = dict((name, {'running': settings[name].running, 'configured': after[name]})
+        reloaded = any(text.startswith('SELECT pg_reload_conf()') for text in applied.queries)
+        if reloaded and any(name == KEEP_SIZE for name, dummy in changes):
+            settings = wait_for_reload(module, conn, settings, after)
+    values = dict((name, {'running': settings[name].running, 'configured': after[name]})
                   for name in REPORTED + (KEEP_SIZE,))
-    report[KEEP_SIZE]['running'] = keep_size_mb(report[KEEP_SIZE]['running'])
-    pending = restart_pending(report, settings, restart_names)
+    values[KEEP_SIZE]['running'] = keep_size_mb(values[KEEP_SIZE]['running'])
+    pending = restart_pending(values, settings, restart_names)
 
     result = dict(changed=applied.changed, queries=applied.queries, restart_required=pending,
-                  idle_replication_slot_timeout=idle_slot_timeout(conn), **report)
-    result_diff = diff(module, dict((name, before[name]) for name in managed),
-                       dict((name, after[name]) for name in managed))
+                  idle_replication_slot_timeout=idle_slot_timeout(conn), **values)
+    result_diff = diff(module, shown(before, managed), shown(after, managed))
     if result_diff is not None:
         result['diff'] = result_diff
     module.exit_json(**result)
+
+
+def shown(values, names):
+    """``values`` of ``names`` for the diff; the budget with its unit (38912 alone does not say MB)."""
+    return dict((name, format_mb(values[name]) if name == KEEP_SIZE else values[name]) for name in names)
+
+
+def wait_for_reload(module, conn, settings, after, timeout=RELOAD_WAIT_SECONDS):
+    """Settings once this session has applied the reload (bounded): pg_reload_conf() only signals the server."""
+    deadline = time.time() + timeout
+    while keep_size_mb(settings[KEEP_SIZE].running) != after[KEEP_SIZE]:
+        if time.time() >= deadline:
+            module.warn('The server had not applied the reload after %d s: max_slot_wal_keep_size still runs as %s, '
+                        'and becomes %s when it has.' % (timeout, settings[KEEP_SIZE].running, after[KEEP_SIZE]))
+            break
+        time.sleep(0.1)
+        settings = read_settings(conn, REPORTED + (KEEP_SIZE,))
+    return settings
+
+
+def measure_auto_budget(module, conn):
+    """The auto budget in MB, from the free space of pg_wal's filesystem on this host; fails with the fix."""
+    row = query_one(conn, "SELECT (SELECT setting FROM pg_settings WHERE name = 'data_directory') AS data_directory, "
+                          "(SELECT setting::bigint FROM pg_settings WHERE name = 'min_wal_size') AS min_wal_size_mb")
+    data_directory = module.params['data_directory'] or row['data_directory']
+    filesystem = pg_wal_filesystem(data_directory)
+    if filesystem is None:
+        module.fail_json(msg='max_slot_wal_keep_size=auto measures the free space of pg_wal, but %s cannot be read '
+                             'from here (the module runs on another host, or as a user who may not read it, or %s '
+                             'may not read data_directory). Nothing was changed. Fix: run the module on the database '
+                             'server as root or the PostgreSQL OS user, set data_directory, or give '
+                             'max_slot_wal_keep_size a size such as 50GB.'
+                             % ('%s/pg_wal' % data_directory if data_directory else 'data_directory',
+                                module.params['login_user']), queries=[])
+    return auto_keep_size_mb(filesystem['free_bytes'], row['min_wal_size_mb'], module.params['share'])
 
 
 def configured_values(settings, configured=None):

@@ -308,15 +308,17 @@ def test_budget_invalidates_the_slot_and_postgres_keeps_running(pool, major):
         for key in ('changed', 'queries', 'diff', 'restart_required'):
             assert predicted[key] == budget[key], key
         assert budget['queries'] == ['ALTER SYSTEM SET max_slot_wal_keep_size = 64', 'SELECT pg_reload_conf()']
-        assert budget['diff'] == {'before': {'wal_level': 'logical', 'max_slot_wal_keep_size': -1},
-                                  'after': {'wal_level': 'logical', 'max_slot_wal_keep_size': 64}}
-        assert budget['max_slot_wal_keep_size']['configured'] == 64
+        # The diff shows the budget with its unit.
+        assert budget['diff'] == {'before': {'wal_level': 'logical', 'max_slot_wal_keep_size': 'unlimited'},
+                                  'after': {'wal_level': 'logical', 'max_slot_wal_keep_size': '64MB'}}
+        # The module waits for its own reload: the running value is already the new one.
+        assert budget['max_slot_wal_keep_size'] == {'running': 64, 'configured': 64}
         assert budget['restart_required'] is False
         assert budget['idle_replication_slot_timeout'] == (0 if major >= 18 else None)
         for check in (True, False):
             again = run_module('bemi_wal_level', args, check=check)
             assert again['changed'] is False and again['queries'] == [], again
-        # auto (lower_max_slot_wal_keep_size false) never lowers it
+        # lower_max_slot_wal_keep_size false never lowers it
         kept = run_module('bemi_wal_level', dict(args, max_slot_wal_keep_size='32MB', lower_max_slot_wal_keep_size=False))
         assert kept['changed'] is False and kept['max_slot_wal_keep_size']['configured'] == 64, kept
         wait_for(lambda: cluster.scalar("SELECT setting FROM pg_settings WHERE name = 'max_slot_wal_keep_size'") == '64')

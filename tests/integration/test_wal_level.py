@@ -6,6 +6,8 @@ restart it), so the shared server of the other tests is never disturbed.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_run import run_module
@@ -202,3 +204,57 @@ def test_options_rejected_before_connecting(pool, major):
     result = run_module('bemi_wal_level', {'login_port': 1, 'state': 'absent', 'min_wal_senders': 5})
     assert result.failed
     assert result['msg'] == 'min_replication_slots and min_wal_senders only go with state=present.'
+
+
+def auto_budget_now(cluster):
+    """Half the free space of the server's pg_wal filesystem at this moment, in whole GB, at least 80MB."""
+    stat = os.statvfs(os.path.join(cluster.data_dir, 'pg_wal'))
+    return max(stat.f_bavail * stat.f_frsize // 2 // 1024 ** 3 * 1024, 80)
+
+
+def test_auto_budget_is_set_once(server):
+    args = dict(server.connection_args(), max_slot_wal_keep_size='auto')
+    low, first = auto_budget_now(server), check_then_apply(server, args)
+    high = auto_budget_now(server)
+    (statement,) = [q for q in first['queries'] if 'max_slot_wal_keep_size' in q]
+    budget = int(statement.rsplit(' ', 1)[1])
+    # Half the free space in whole GB (other tests write to this disk meanwhile: between two readings).
+    assert min(low, high) <= budget <= max(low, high), (low, budget, high)
+    assert budget % 1024 == 0 or budget == 80
+    assert first['max_slot_wal_keep_size'] == {'running': budget, 'configured': budget}
+    assert first['diff']['after']['max_slot_wal_keep_size'] in ('%dGB' % (budget // 1024), '80MB')
+    assert first['diff']['before']['max_slot_wal_keep_size'] == 'unlimited'
+
+    # Once a budget exists, auto leaves it, whatever the free space says now: here it would be 1/64 of it.
+    assert_unchanged_run(server, dict(args, share=64), restart_required=True)
+    # A size the user gives is set exactly, and auto then keeps that one too.
+    check_then_apply(server, dict(args, max_slot_wal_keep_size='2GB'))
+    assert_unchanged_run(server, args, restart_required=True)
+    assert server.scalar("SELECT setting FROM pg_settings WHERE name = 'max_slot_wal_keep_size'") == '2048'
+
+
+@pytest.mark.parametrize('written, mb', [("'1.5GB'", 1536), ("'1536kB'", 2), ("'-1'", -1)])
+def test_budget_written_by_an_administrator_is_read_as_postgresql_reads_it(server, written, mb):
+    server.append_conf({'max_slot_wal_keep_size': written})
+    server.reload()
+    args = dict(server.connection_args(), max_slot_wal_keep_size='auto')
+    for check in (True, False):
+        kept = run_module('bemi_wal_level', args, check=check)
+        assert not kept.failed, kept
+        # wal_level is this fresh server's only change: the budget is left as written.
+        assert kept['queries'] == SET_LOGICAL
+        assert kept['max_slot_wal_keep_size'] == {'running': mb, 'configured': mb}
+    # An exact size the user asks for is compared in the same units.
+    same = run_module('bemi_wal_level', dict(args, max_slot_wal_keep_size='%dMB' % mb if mb > 0 else 'unlimited'))
+    assert not same.failed and same['changed'] is False, same
+
+
+def test_auto_budget_where_pg_wal_cannot_be_read_changes_nothing(server, tmp_path):
+    before = snapshot(server)
+    args = dict(server.connection_args(), max_slot_wal_keep_size='auto', data_directory=str(tmp_path / 'elsewhere'))
+    for check in (True, False):
+        failed = run_module('bemi_wal_level', args, check=check)
+        assert failed.failed
+        assert 'give max_slot_wal_keep_size a size' in failed['msg'], failed['msg']
+        assert failed['queries'] == []
+    assert snapshot(server) == before

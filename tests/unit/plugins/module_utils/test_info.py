@@ -13,6 +13,8 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.info import (
     OptionError,
     assess,
     format_size,
+    hba_admits_remotely,
+    listens_locally_only,
     parse_size,
     parse_tracked_schemas,
 )
@@ -111,7 +113,8 @@ def test_healthy_is_ready():
     assert report['server'] == {'in_recovery': False, 'version_num': 170006, 'cluster_name': '', 'min_wal_size_mb': None,
                                 'streaming_standbys': None, 'role_exists': True,
                                 'user_schemas': ['"Sales"', 'public'], 'data_directory': '/srv/pg/data',
-                                'config_file': '/srv/pg/data/postgresql.conf', 'hba_file': '/srv/pg/data/pg_hba.conf'}
+                                'config_file': '/srv/pg/data/postgresql.conf', 'hba_file': '/srv/pg/data/pg_hba.conf',
+                                'pg_wal': None}
     assert report['tables_without_full_identity'] == []
     assert report['max_replication_slots'] == {'running': 10, 'configured': 10, 'in_use': 1}
 
@@ -252,22 +255,51 @@ def test_unlimited_keep_size_with_a_foreign_inactive_logical_slot():
     facts = healthy()
     facts['settings']['max_slot_wal_keep_size'] = setting(-1)
     facts['replication_slots'].append(inactive('stale', 10))
-    only_problem(run(facts), 'stale is inactive and max_slot_wal_keep_size = -1', "pg_drop_replication_slot('stale')")
-    assert codes(run(facts)) == ['inactive_slot_unbounded_wal']
+    stale = [f for f in run(facts)['findings'] if f['object'] == 'stale']
+    assert [f['code'] for f in stale] == ['inactive_slot_unbounded_wal']
+    assert "pg_drop_replication_slot('stale')" in stale[0]['fix']
+    # Bemi's own slot without a budget is a problem of its own.
+    assert sorted(codes(run(facts))) == ['inactive_slot_unbounded_wal', 'wal_budget_unlimited']
 
 
-def test_unlimited_keep_size_with_bemi_between_connections_or_a_standby_slot_is_a_note():
+def test_unlimited_keep_size_with_a_standby_slot_is_a_note():
     facts = healthy()
     facts['settings']['max_slot_wal_keep_size'] = setting(-1)
-    facts['replication_slots'] = [inactive('bemi', 4096), inactive('standby', 10, 'physical')]
+    facts['replication_slots'] = [inactive('standby', 10, 'physical')]
     report = run(facts)
     assert report['ready'] is True
-    assert [(f['code'], f['object'], f['severity']) for f in report['findings']] == [
-        ('slot_wal_unbounded', 'bemi', 'note'), ('slot_wal_unbounded', 'standby', 'note')]
-    assert 'keeps WAL until the disk is full' in report['notes'][0]
-    # Over the budget, Bemi's own slot is a problem again (and the note is not repeated).
+    assert [(f['code'], f['object'], f['severity']) for f in report['findings'] if f['code'] != 'slot_missing'] == [
+        ('slot_wal_unbounded', 'standby', 'note')]
+
+
+def test_unlimited_keep_size_with_bemi_slot_is_a_problem_active_or_not():
+    facts = healthy()
+    facts['settings']['max_slot_wal_keep_size'] = setting(-1)
+    report = run(facts)
+    assert codes(report) == ['wal_budget_unlimited']
+    assert 'bemi_max_slot_wal_keep_size' in report['findings'][0]['fix']
+    facts['replication_slots'] = [inactive('bemi', 4096), inactive('standby', 10, 'physical')]
+    assert codes(run(facts)) == ['wal_budget_unlimited', 'slot_wal_unbounded']
+    # Over max_retained_wal, Bemi's inactive slot is also a problem of its own.
     facts['replication_slots'][0]['retained_wal_bytes'] = 2 * 1024 ** 3
-    assert codes(run(facts)) == ['slot_inactive_retaining_wal', 'slot_wal_unbounded']
+    assert codes(run(facts)) == ['slot_inactive_retaining_wal', 'wal_budget_unlimited', 'slot_wal_unbounded']
+    # Under Patroni the fix names its configuration.
+    facts['patroni'] = True
+    fixes = [f['fix'] for f in run(facts)['findings'] if f['code'] == 'wal_budget_unlimited']
+    assert 'patronictl edit-config' in fixes[0]
+
+
+def test_budget_larger_than_the_free_space_is_a_note():
+    facts = healthy()
+    facts['pg_wal'] = {'path': '/srv/pg/data/pg_wal', 'free_bytes': 5 * 1024 ** 3, 'size_bytes': 100 * 1024 ** 3,
+                       'device': 2049}
+    report = run(facts)
+    assert report['ready'] is True
+    assert codes(report) == ['wal_budget_exceeds_free_space']
+    assert '10 GB' in report['notes'][0] and '5 GB free at /srv/pg/data/pg_wal' in report['notes'][0]
+    assert report['server']['pg_wal']['free_bytes'] == 5 * 1024 ** 3
+    facts['pg_wal']['free_bytes'] = 11 * 1024 ** 3
+    assert codes(run(facts)) == []
 
 
 def test_bemi_slot_with_another_plugin():
@@ -573,3 +605,48 @@ def test_patroni_replica_without_bemi_slot():
 def test_no_cluster_manager():
     report = run(healthy())
     assert report['cluster_manager'] is None
+
+
+@pytest.mark.parametrize('listen, local', [
+    ('localhost', True), ('', True), ('127.0.0.1, ::1', True), ('localhost,127.0.0.2', True),
+    ('*', False), ('0.0.0.0', False), ('localhost, 10.0.0.5', False), ('db1.example.com', False)])
+def test_listens_locally_only(listen, local):
+    assert listens_locally_only(listen) is local
+
+
+def hba(type_='host', database=('all',), user=('all',), address='0.0.0.0', netmask='0.0.0.0', method='scram-sha-256'):
+    return {'type': type_, 'database': list(database), 'user_name': list(user), 'address': address,
+            'netmask': netmask, 'auth_method': method}
+
+
+@pytest.mark.parametrize('rules, admits', [
+    ([], False),
+    ([hba('local', address=None, netmask=None)], False),
+    ([hba(address='127.0.0.1', netmask='255.255.255.255'), hba(address='::1', netmask='ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff')], False),
+    ([hba(address='samehost', netmask=None)], False),
+    ([hba(method='reject')], False),
+    ([hba(database=('other',))], False),
+    ([hba(user=('app',))], False),
+    ([hba(database=('replication',))], False),
+    ([hba()], True),
+    ([hba('hostssl', database=('shop',), user=('bemi',), address='10.0.0.0', netmask='255.0.0.0')], True),
+    ([hba(user=('+readers',), address='samenet', netmask=None)], True),
+    ([hba(address='.example.com', netmask=None)], True),
+])
+def test_hba_admits_remotely(rules, admits):
+    assert hba_admits_remotely(rules, 'shop', 'bemi') is admits
+
+
+def test_network_findings_are_notes_with_the_fix():
+    facts = healthy()
+    facts['listen_addresses'] = 'localhost'
+    facts['hba_rules'] = [hba('local', address=None, netmask=None)]
+    report = run(facts)
+    assert report['ready'] is True
+    found = dict((f['code'], f) for f in report['findings'])
+    assert sorted(found) == ['pg_hba_no_remote_rule', 'server_listens_locally']
+    assert "listen_addresses = 'localhost'" in found['server_listens_locally']['message']
+    assert 'bemi_pg_hba_addresses' in found['pg_hba_no_remote_rule']['fix']
+    # Unknown (not readable): no finding.
+    facts['listen_addresses'], facts['hba_rules'] = '*', None
+    assert codes(run(facts)) == []

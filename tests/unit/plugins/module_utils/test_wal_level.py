@@ -109,7 +109,7 @@ def test_parse_keep_size(text, mb):
     assert parse_keep_size(text) == mb
 
 
-@pytest.mark.parametrize('text', ['', 'lots', '1.5GB', '100kB', '-5', '10 PB'])
+@pytest.mark.parametrize('text', ['', 'lots', '1.5GB', '100kB', '-5', '10 PB', 'automatic'])
 def test_parse_keep_size_refuses(text):
     with pytest.raises(OptionError) as error:
         parse_keep_size(text)
@@ -129,3 +129,27 @@ def test_plan_keep_size_auto_never_lowers():
     assert plan_keep_size(10240, False, keep('20GB')) is None
     assert plan_keep_size(10240, False, keep('-1')) is None
     assert plan_keep_size(10240, False, keep('5GB')) == ('max_slot_wal_keep_size', 10240)
+
+
+def test_parse_keep_size_auto():
+    assert parse_keep_size('auto') == parse_keep_size(' AUTO ') == 'auto'
+
+
+def never_measured():
+    raise AssertionError('the free space must not be measured when a budget exists')
+
+
+def test_plan_keep_size_auto_sets_once():
+    # No budget: measured now.
+    assert plan_keep_size('auto', False, keep('-1', auto=False), lambda: 38912) == ('max_slot_wal_keep_size', 38912)
+    # A budget exists, smaller or larger than what the disk would give now, or an explicit unlimited: left alone,
+    # and the free space is not even measured (it moves between a dry run and the real run).
+    for configured in ('1GB', '100GB', '-1', '1.5GB'):
+        assert plan_keep_size('auto', True, keep(configured), never_measured) is None
+    in_conf = [{'setting': '10GB', 'sourcefile': '/etc/postgresql.conf', 'sourceline': 9}]
+    assert plan_keep_size('auto', False, keep('10GB', source_rows=in_conf), never_measured) is None
+
+
+def test_plan_keep_size_reads_fractions_as_postgresql_does():
+    assert plan_keep_size(1536, True, keep('1.5GB')) is None
+    assert plan_keep_size(1024, True, keep('1.5GB')) == ('max_slot_wal_keep_size', 1024)
