@@ -29,7 +29,8 @@ options:
     description:
       - What Bemi needs. Keys C(slot_name), C(slot_database), C(min_replication_slots), C(min_wal_senders),
         C(max_slot_wal_keep_size) (V(auto), a size, or V(unlimited)), C(pg_wal) (C(bemi_info)'s
-        C(server.pg_wal), used only by V(auto)), C(min_wal_size_mb), C(use_slots) (may C(use_slots) be turned on),
+        C(server.pg_wal), used only by V(auto)), C(min_wal_size_mb), C(share) (servers sharing that filesystem),
+        C(use_slots) (may C(use_slots) be turned on),
         C(manage_pg_hba), C(hba_lines).
     type: dict
     required: true
@@ -49,14 +50,21 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.bemi.postgresql.plugins.module_utils.wal_budget import auto_keep_size_mb
+from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import WAL_LEVEL_ALIASES
+from ansible_collections.bemi.postgresql.plugins.module_utils.wal_budget import (
+    AUTO,
+    UNLIMITED,
+    BudgetError,
+    auto_keep_size_mb,
+    config_value_mb,
+    format_mb,
+)
 from ansible_collections.bemi.postgresql.plugins.module_utils.wal_level import (
     KEEP_SIZE,
     OptionError,
     WANTED_WAL_LEVEL,
     parse_keep_size,
 )
-from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import WAL_LEVEL_ALIASES
 
 # What Patroni uses when its configuration does not name the setting.
 PATRONI_DEFAULTS = {'max_replication_slots': 10, 'max_wal_senders': 10, 'wal_level': 'replica'}
@@ -74,17 +82,19 @@ def _bool(value):
 
 
 def _keep_size_value(mb):
-    """How the role writes a budget into Patroni's configuration."""
-    if mb == -1:
-        return -1
-    return '%dGB' % (mb // 1024) if mb % 1024 == 0 else '%dMB' % mb
+    """How the role writes a budget into Patroni's configuration (PostgreSQL reads -1, not unlimited)."""
+    return UNLIMITED if mb == UNLIMITED else format_mb(mb)
 
 
 def _budget(parameters, wanted):
     """The value of max_slot_wal_keep_size to set, or None."""
-    given = str(wanted.get('max_slot_wal_keep_size', 'auto'))
-    current = parameters.get(KEEP_SIZE)
-    if given == 'auto':
+    try:
+        given = parse_keep_size(wanted.get('max_slot_wal_keep_size', AUTO))
+        # Read as PostgreSQL reads it: 1.5GB is 1536 MB, a bare number is MB.
+        current = config_value_mb(parameters.get(KEEP_SIZE))
+    except (OptionError, BudgetError) as exc:
+        raise AnsibleFilterError('bemi.postgresql.patroni_patch: %s' % exc)
+    if given == AUTO:
         if current is not None:
             return None  # set once; afterwards it belongs to the administrator
         pg_wal = wanted.get('pg_wal')
@@ -93,13 +103,9 @@ def _budget(parameters, wanted):
                 'bemi_max_slot_wal_keep_size is auto, but the free space of pg_wal could not be read on this member, '
                 'so the WAL budget cannot be worked out and nothing was changed. Fix: run the role with become (as '
                 'root or the PostgreSQL OS user), or give bemi_max_slot_wal_keep_size a size such as 50GB.')
-        return _keep_size_value(auto_keep_size_mb(int(pg_wal['free_bytes']), int(wanted.get('min_wal_size_mb') or 0)))
-    try:
-        mb = parse_keep_size(given)
-        now = None if current is None else parse_keep_size(current)
-    except OptionError as exc:
-        raise AnsibleFilterError('bemi.postgresql.patroni_patch: %s' % exc)
-    return None if now == mb else _keep_size_value(mb)
+        return _keep_size_value(auto_keep_size_mb(int(pg_wal['free_bytes']), int(wanted.get('min_wal_size_mb') or 0),
+                                                  int(wanted.get('share') or 1)))
+    return None if current == given else _keep_size_value(given)
 
 
 def patroni_patch(config, wanted):
@@ -141,6 +147,15 @@ def patroni_patch(config, wanted):
     return patch
 
 
+def patroni_keep_size_mb(config):
+    """The WAL budget Patroni's configuration holds, in MB as PostgreSQL reads it; None when it holds none."""
+    parameters = ((config or {}).get('postgresql') or {}).get('parameters') or {}
+    try:
+        return config_value_mb(parameters.get(KEEP_SIZE))
+    except BudgetError as exc:
+        raise AnsibleFilterError('bemi.postgresql.patroni_keep_size_mb: %s' % exc)
+
+
 def patroni_needs_restart(patch):
     """Whether a patch changes a setting that takes effect only at a restart."""
     params = ((patch or {}).get('postgresql') or {}).get('parameters') or {}
@@ -176,6 +191,7 @@ class FilterModule:
         return {
             'patroni_patch': patroni_patch,
             'patroni_needs_restart': patroni_needs_restart,
+            'patroni_keep_size_mb': patroni_keep_size_mb,
             'patroni_coordinator': patroni_coordinator,
             'patroni_restarts': patroni_restarts,
         }

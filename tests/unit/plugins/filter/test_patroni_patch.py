@@ -12,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.bemi.postgresql.plugins.filter.patroni_patch import (
     FilterModule,
     patroni_coordinator,
+    patroni_keep_size_mb,
     patroni_needs_restart,
     patroni_patch,
     patroni_restarts,
@@ -88,6 +89,11 @@ def test_auto_budget_never_below_min_wal_size_and_whole_gb():
     assert patch['postgresql']['parameters']['max_slot_wal_keep_size'] == '2GB'
 
 
+def test_auto_budget_shared_filesystem():
+    patch = patroni_patch(FRESH, wanted(share=2))
+    assert patch['postgresql']['parameters']['max_slot_wal_keep_size'] == '10GB'
+
+
 def test_auto_budget_without_free_space_is_a_clear_error():
     with pytest.raises(AnsibleFilterError, match='bemi_max_slot_wal_keep_size a size'):
         patroni_patch(FRESH, wanted(pg_wal=None))
@@ -105,6 +111,8 @@ def test_auto_budget_without_free_space_is_a_clear_error():
     ('unlimited', -1, None),
     ('unlimited', '-1', None),
     ('-1', None, -1),
+    ('1536MB', '1.5GB', None),      # read as PostgreSQL reads it
+    ('2GB', 2048, None),
 ])
 def test_a_given_budget_is_set_exactly(given, current, expected):
     config = copy.deepcopy(FRESH)
@@ -117,6 +125,10 @@ def test_a_given_budget_is_set_exactly(given, current, expected):
 def test_a_bad_budget_is_refused():
     with pytest.raises(AnsibleFilterError, match='whole number of MB'):
         patroni_patch(FRESH, wanted(max_slot_wal_keep_size='lots'))
+    config = copy.deepcopy(FRESH)
+    config['postgresql']['parameters']['max_slot_wal_keep_size'] = 'lots'
+    with pytest.raises(AnsibleFilterError, match='max_slot_wal_keep_size'):
+        patroni_patch(config, wanted(max_slot_wal_keep_size='1GB'))
 
 
 def test_minimums_against_patronis_defaults():
@@ -203,4 +215,11 @@ def test_restarts_replicas_by_name_then_the_leader_only_of_the_run():
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {'patroni_patch', 'patroni_needs_restart', 'patroni_coordinator',
-                                             'patroni_restarts'}
+                                             'patroni_restarts', 'patroni_keep_size_mb'}
+
+
+def test_keep_size_of_a_configuration():
+    assert patroni_keep_size_mb(FRESH) is None
+    assert patroni_keep_size_mb({'postgresql': {'parameters': {'max_slot_wal_keep_size': '1.5GB'}}}) == 1536
+    assert patroni_keep_size_mb({'postgresql': {'parameters': {'max_slot_wal_keep_size': -1}}}) == -1
+    assert patroni_keep_size_mb({}) is None
