@@ -84,6 +84,8 @@ notes:
     V(server_unreachable) or V(authentication_failed); the troubleshooting guide lists them all), next to the message
     with its fix, and C(connect_error_transient), true when the cause passes by itself (V(server_unreachable),
     V(server_not_ready) for a server starting up or shutting down, V(too_many_connections)), so a retry may wait it out.
+  - A statement that the server cut off (a restart or shutdown) fails with C(connect_error=connection_lost) and
+    C(connect_error_transient=true) as well.
 requirements:
   - psycopg2 >= 2.8, or psycopg >= 3.1
 """

@@ -212,9 +212,20 @@ def run_with_connection(module, work, failure):
     except PlanError as exc:
         module.fail_json(msg='%s: %s' % (failure, exc.message), queries=exc.executed)
     except DatabaseError as exc:
-        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[])
+        lost = {'connect_error': CONNECTION_LOST, 'connect_error_transient': True} if connection_lost(conn, exc) else {}
+        module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[], **lost)
     finally:
         conn.close()
+
+
+# The code of a connection the server cut mid-query (a restart or shutdown, such as Patroni's):
+# worth another try, like server_unreachable.
+CONNECTION_LOST = 'connection_lost'
+
+
+def connection_lost(conn, exc):
+    """Whether a statement failed because the server ended the connection (closed, or SQLSTATE class 57P)."""
+    return bool(getattr(conn, 'closed', False)) or (driver.sqlstate(exc) or '').startswith('57P')
 
 
 def server_version_num(conn):

@@ -73,11 +73,11 @@ def member_config(base, major, port_map, index):
     dcs['postgresql'] = {
         'use_slots': True,
         'use_pg_rewind': False,
-        # Starts at replica: the role under test must make it logical, through Patroni.
+        # Starts at replica and without a WAL budget (Patroni's defaults): the role under test must
+        # make it logical and set the budget, through Patroni.
         'parameters': {'wal_level': 'replica', 'max_connections': 30, 'fsync': 'off',
                        'synchronous_commit': 'off', 'full_page_writes': 'off', 'shared_buffers': '32MB',
-                       'log_statement': 'all', 'password_encryption': 'scram-sha-256',
-                       'max_slot_wal_keep_size': '1GB'},
+                       'log_statement': 'all', 'password_encryption': 'scram-sha-256'},
         'pg_hba': PG_HBA,
     }
     return {

@@ -13,6 +13,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     SECRET_KEYWORDS,
     TRANSIENT_CONNECT_ERRORS,
     UNREACHABLE,
+    connection_lost,
     explain_connect_error,
     secret_values,
 )
@@ -110,3 +111,26 @@ def test_transient_codes():
     codes = set(entry[1] for entry in CONNECT_ERRORS) | set([UNREACHABLE[0]])
     assert TRANSIENT_CONNECT_ERRORS == {'server_unreachable', 'server_not_ready', 'too_many_connections'}
     assert TRANSIENT_CONNECT_ERRORS <= codes
+
+
+class _Conn:
+    def __init__(self, closed):
+        self.closed = closed
+
+
+class _Error(Exception):
+    def __init__(self, pgcode=None):
+        super().__init__('error')
+        self.pgcode = pgcode
+
+
+@pytest.mark.parametrize('closed, pgcode, lost', [
+    (2, None, True),             # psycopg2: the server closed the connection mid-query
+    (True, None, True),          # psycopg 3
+    (0, '57P01', True),          # terminating connection due to administrator command (a fast shutdown)
+    (0, '57P03', True),          # the database system is starting up / shutting down
+    (0, '42501', False),         # a real error of the statement: not worth another try
+    (False, None, False),
+])
+def test_connection_lost_is_a_restart_not_an_error_of_the_statement(closed, pgcode, lost):
+    assert connection_lost(_Conn(closed), _Error(pgcode)) is lost
