@@ -250,7 +250,7 @@ def molecule(session):
     bindir = tools_venv(session)
     # molecule.sh waits for another run of the scenario (same ports) on this machine to end.
     run_without_deprecations(session, [os.path.join(ROOT, 'scripts', 'molecule.sh'), 'default'],
-                             {'BEMI_TOOLS_BIN': bindir})
+                             {'BEMI_TOOLS_BIN': bindir, 'MOLECULE_LOGS': os.path.join(CACHE, 'molecule-logs')})
     write_result(session.name, 'passed')
 
 

@@ -43,7 +43,7 @@ majors_of() {
 # directories; faults' badconf18 and failover's standby share port 55818.
 lane_of() {
   case $1 in
-    faults|failover) echo ports-5581x ;;
+    faults|failover) echo faults ;;
     *) echo "$1" ;;
   esac
 }
@@ -54,7 +54,8 @@ weight_of() {
     check|absent|pertable) echo 150 ;; *) echo 100 ;;
   esac
 }
-logs=.cache/molecule-logs
+# MOLECULE_LOGS: where the logs and results.tsv go (the matrix's session keeps its own).
+logs=${MOLECULE_LOGS:-.cache/molecule-logs}
 mkdir -p "$logs"
 results=$logs/results.tsv
 : > "$results"
@@ -69,14 +70,14 @@ run_one() {
   rm -rf "$private"
   mkdir -p "$private/tmp" "$private/home"
   start=$(date +%s)
-  # Another checkout on this machine may run the same scenario (same ports): wait for it.
+  # Another checkout on this machine may run a scenario of the same lane (same ports): wait for it.
   (
     export ANSIBLE_REMOTE_TEMP=$private/tmp ANSIBLE_LOCAL_TEMP=$private/tmp ANSIBLE_HOME=$private/home
     [ "$major" = any ] || export "BEMI_$(echo "$scenario" | tr '[:lower:]' '[:upper:]')_MAJOR=$major"
     if [ "$live" = 1 ]; then
-      flock "/tmp/bemi-molecule-$scenario.lock" molecule test -s "$scenario" 2>&1 | tee "$log"
+      flock "/tmp/bemi-molecule-$(lane_of "$scenario").lock" molecule test -s "$scenario" 2>&1 | tee "$log"
     else
-      flock "/tmp/bemi-molecule-$scenario.lock" molecule test -s "$scenario" > "$log" 2>&1
+      flock "/tmp/bemi-molecule-$(lane_of "$scenario").lock" molecule test -s "$scenario" > "$log" 2>&1
     fi
   ) || rc=$?
   local seconds=$(( $(date +%s) - start )) status=passed
@@ -136,7 +137,7 @@ sort -k3 -rn "$results" | awk '{ printf "  %-16s %-7s %5d s\n", $1, $2, $3 }'
 while read -r name status _seconds; do
   [ "$status" = FAILED ] || continue
   echo "=== molecule $name failed; its failed tasks (whole output: $logs/$name.log):"
-  grep -E -A20 '^(fatal|failed): \[' "$logs/$name.log" | tail -120 || true
+  grep -E -A20 '^(fatal|failed): \[|Idempotence test failed' "$logs/$name.log" | tail -120 || true
 done < "$results"
 # A run after a failed one in its lane did not run: it counts as not passed.
 [ "$passed" = "$runs" ]
