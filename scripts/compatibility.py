@@ -76,8 +76,8 @@ def render(matrix):
         runs = len(matrix.SMOKE_HOSTS[core]) * len(matrix.SMOKE_PG_MAJORS)
         skipped = len(matrix.SANITY_SKIP.get(core, ()))
         sanity = 'all but %d (below)' % skipped if skipped else 'all'
-        lines.append('| %s | %s | %s | %s | yes | %d | %s |' % (core, release, controller, sanity, runs,
-                                                                 role_cell(matrix, core)))
+        lines.append('| %s | %s | %s | %s | yes | %d | %s |'
+                     % (core, release, controller, sanity, runs, role_cell(matrix, core)))
     lines += [
         '',
         'The module smoke runs, one row each: the modules run on that managed-host Python and',

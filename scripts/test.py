@@ -132,8 +132,8 @@ def counts(stage, text):
         # molecule.sh says how many runs it planned; a run after a failure in its lane never starts.
         planned = re.search(r'^molecule: (\d+) run', text, re.M)
         runs = molecule_runs()
-        return '%d of %s runs passed' % (sum(1 for run in runs if run[1] == 'passed'),
-                                        planned.group(1) if planned else len(runs))
+        passed = sum(1 for run in runs if run[1] == 'passed')
+        return '%d of %s runs passed' % (passed, planned.group(1) if planned else len(runs))
     if stage.name == 'matrix':
         sessions = matrix_sessions()
         by_status = {}
@@ -166,8 +166,8 @@ def report(stages, wall):
                 print('  %-20s %-8s %6ds' % (name, status, seconds))
         if stage.name == 'matrix' and stage.status != 'not run':
             for name, result in sorted(matrix_sessions().items()):
-                print('  %-20s %-8s %6.0fs %6.0fs  %s' % (name, result['status'], result['wall'], result['cpu'],
-                                                         result.get('reason', '')))
+                print('  %-20s %-8s %6.0fs %6.0fs  %s'
+                      % (name, result['status'], result['wall'], result['cpu'], result.get('reason', '')))
 
 
 def run_track(stages, live):
