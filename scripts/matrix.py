@@ -107,6 +107,10 @@ def main(argv):
     for name in sessions:
         status, seconds, cpu, reason = results[name]
         print('%-13s  %-8s  %5.0fs  %5.0fs  %s' % (name, status, seconds, cpu, reason))
+    # For the table at the end of `make test` (scripts/test.py).
+    with open(os.path.join(CACHE, 'summary.json'), 'w') as handle:
+        json.dump(dict((name, {'status': status, 'wall': round(seconds), 'cpu': round(cpu), 'reason': reason})
+                       for name, (status, seconds, cpu, reason) in results.items()), handle, indent=1)
     failed = [name for name in sessions if results[name][0] == 'FAILED']
     if failed:
         print('FAILED: %s' % ' '.join(failed))

@@ -87,10 +87,17 @@ def basebackup_program(major):
     return None
 
 
+# The Molecule scenarios' fixed ports (extensions/molecule/*/inventory): they may run at the same time.
+MOLECULE_PORTS = range(55400, 56000)
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        if port not in MOLECULE_PORTS:
+            return port
 
 
 def as_server_user(argv):
@@ -109,6 +116,38 @@ local   replication  all                       trust
 host    replication  postgres   127.0.0.1/32   trust
 host    replication  all        127.0.0.1/32   scram-sha-256
 """
+
+
+INITDB_ARGS = ['-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C']
+TEMPLATES = os.path.join(ROOT, '.cache', 'pg-templates')
+
+
+def copy_template(major, bindir, data_dir):
+    """A fresh data directory at ``data_dir``: a copy of one initdb'd per major and binaries.
+
+    initdb takes seconds of CPU (much more on a busy machine); a copy takes a fraction of one.
+    The copies share the template's system identifier, as standbys share their primary's.
+    """
+    import fcntl
+    import hashlib
+    key = hashlib.sha256(repr((bindir, INITDB_ARGS)).encode()).hexdigest()[:12]
+    template = os.path.join(TEMPLATES, '%d-%s' % (major, key))
+    os.makedirs(TEMPLATES, exist_ok=True)
+    # Parallel test workers and Molecule hosts may want the same template at once.
+    with open(template + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(template, 'PG_VERSION')):
+            building = tempfile.mkdtemp(prefix='building-', dir=TEMPLATES)
+            os.chmod(building, 0o1777)
+            # --no-sync: a throwaway server needs no fsync of its files.
+            subprocess.run(as_server_user([os.path.join(bindir, 'initdb'), '-D', os.path.join(building, 'data'),
+                                           '--no-sync'] + INITDB_ARGS),
+                           check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+            shutil.rmtree(template, ignore_errors=True)
+            os.rename(os.path.join(building, 'data'), template)
+            os.rmdir(building)
+    # -a keeps the owner (the server's OS user) and the modes (data directory 0700).
+    subprocess.run(['cp', '-a', template, data_dir], check=True)
 
 
 class Cluster(object):
@@ -130,8 +169,7 @@ class Cluster(object):
 
     def init(self, settings=None):
         os.chmod(self.base_dir, 0o1777)
-        self._run([os.path.join(self.bindir, 'initdb'), '-D', self.data_dir, '-U', 'postgres',
-                   '-A', 'trust', '-E', 'UTF8', '--locale=C'])
+        copy_template(self.major, self.bindir, self.data_dir)
         conf = {
             'port': self.port,
             'listen_addresses': "'127.0.0.1'",
