@@ -1,0 +1,143 @@
+"""The tracking role on a real server: whatever must refuse, refuses before the first change.
+
+Each test gets a fresh server of its major (``wal_level = replica``, so the role would
+alter wal_level and restart), runs the role with --check and for real, and compares a
+snapshot of everything the role could change (postgresql.auto.conf, roles,
+publications, replica identities, event triggers, pg_hba.conf, pending restarts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from ansible_run import run_playbook
+
+PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: bemi.postgresql.tracking
+"""
+PASSWORD = 'Preflight-S3cret-Passw0rd'
+DATABASES = ('shop', 'crm')
+
+
+@pytest.fixture
+def server(pool, major):
+    cluster = pool.fresh(major, 'preflight')
+    for dbname in DATABASES:
+        cluster.query('CREATE DATABASE %s' % dbname)
+        cluster.query('CREATE TABLE public.orders (id int PRIMARY KEY, total int)', dbname=dbname)
+    yield cluster
+    pool.clusters.pop((major, 'preflight')).destroy()
+
+
+def role_vars(cluster, **extra):
+    base = {
+        'bemi_login_unix_socket': cluster.socket_dir,
+        'bemi_login_port': cluster.port,
+        'bemi_password': PASSWORD,
+        'bemi_pg_ctl_log_file': cluster.log_file,
+        'bemi_verify_probe': False,
+        'bemi_databases': [{'name': 'shop'}],
+    }
+    base.update(extra)
+    return base
+
+
+def run_role(cluster, variables, check=False):
+    playbook = os.path.join(cluster.base_dir, 'role.yml')
+    with open(playbook, 'w') as handle:
+        handle.write(PLAYBOOK)
+    extra = os.path.join(cluster.base_dir, 'vars.json')
+    with open(extra, 'w') as handle:
+        json.dump(variables, handle)
+    args = ['-i', 'localhost,', '-c', 'local', '-e', 'ansible_python_interpreter=%s' % sys.executable,
+            '-e', '@' + extra]
+    if check:
+        args += ['--check', '--diff']
+    return run_playbook(playbook, extra_args=args)
+
+
+def snapshot(cluster):
+    snap = {
+        'auto.conf': cluster.read_file('postgresql.auto.conf'),
+        'pg_hba.conf': cluster.read_file('pg_hba.conf'),
+        'files': sorted(os.listdir(cluster.data_dir)),
+        'roles': cluster.query('SELECT rolname FROM pg_roles ORDER BY 1'),
+        'pending': cluster.query('SELECT name FROM pg_settings WHERE pending_restart ORDER BY 1'),
+        'started': cluster.scalar('SELECT pg_postmaster_start_time()'),
+    }
+    for dbname in DATABASES:
+        snap[dbname] = [
+            cluster.query('SELECT pubname FROM pg_publication ORDER BY 1', dbname=dbname),
+            cluster.query("SELECT relname, relreplident FROM pg_class WHERE relkind = 'r' "
+                          "AND relnamespace = 'public'::regnamespace ORDER BY 1", dbname=dbname),
+            cluster.query('SELECT evtname FROM pg_event_trigger ORDER BY 1', dbname=dbname),
+        ]
+    return snap
+
+
+def refused_twice(cluster, variables):
+    """--check and the real run both fail, and neither changed anything; return the real run's output."""
+    before = snapshot(cluster)
+    for check in (True, False):
+        proc = run_role(cluster, variables, check=check)
+        assert proc.returncode != 0, proc.stdout
+        assert snapshot(cluster) == before, 'changed by a run that must refuse (check=%s):\n%s' % (check, proc.stdout)
+    return proc.stdout
+
+
+def test_databases_are_checked_before_the_first_change(server, major):
+    databases = [
+        {'name': 'shop', 'tables': ['public.orders', 'public.nosuch']},
+        {'name': 'shpo'},
+        {'name': 'crm', 'schemas': ['public', 'sales']},
+    ]
+    out = refused_twice(server, role_vars(server, bemi_databases=databases))
+    flat = ' '.join(out.split())
+    assert 'Nothing was changed on localhost' in flat, out
+    assert 'bemi_databases[0] (shop): table public.nosuch does not exist (fix bemi_databases[0].tables' in flat, out
+    assert 'bemi_databases[1].name: database shpo does not exist' in flat, out
+    if major >= 15:
+        assert 'bemi_databases[2] (crm): schema sales does not exist (fix bemi_databases[2].schemas' in flat, out
+    else:
+        assert ('bemi_databases[2].schemas: publishing schemas (FOR TABLES IN SCHEMA) needs PostgreSQL 15 or newer '
+                'and this server runs %d' % major) in flat, out
+    # Module options are not the user's words.
+    assert 'fix login_db' not in flat and 'list the tables in tables' not in flat, out
+
+
+def test_empty_password_refuses_before_any_change(server):
+    out = refused_twice(server, role_vars(server, bemi_password=''))
+    assert 'bemi_password is empty on localhost' in ' '.join(out.split()), out
+    # Declared as managed elsewhere, the role must exist: it does not, so the run still refuses.
+    out = refused_twice(server, role_vars(server, bemi_password='', bemi_manage_user=False))
+    assert 'bemi_manage_user is false, but the role bemi does not exist on localhost' in ' '.join(out.split()), out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='the switch tests run the play as root')
+def test_a_restart_switch_that_cannot_work_refuses_before_any_change(server):
+    """As root, with become (bemi_restart_runuser false): no sudo here, or no Python for the server's user."""
+    for name in ('bemi_restart_runuser', 'bemi_pg_ctl_runuser'):
+        out = refused_twice(server, role_vars(server, bemi_restart_method='pg_ctl', **{name: False}))
+        flat = ' '.join(out.split())
+        assert 'The restart of PostgreSQL on localhost would run pg_ctl through become to postgres' in flat, out
+        assert 'Nothing was changed. Fix: the play runs as root, so set bemi_restart_runuser to true' in flat, out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='the switch tests run the play as root')
+def test_root_without_sudo_restarts_through_runuser(server):
+    variables = role_vars(server, bemi_restart_method='pg_ctl')
+    check = run_role(server, variables, check=True)
+    assert check.returncode == 0, check.stdout
+    assert 'runs as postgres through runuser, without become' in ' '.join(check.stdout.split()), check.stdout
+    real = run_role(server, variables)
+    assert real.returncode == 0, real.stdout
+    assert server.scalar("SELECT current_setting('wal_level')") == 'logical'
+    again = run_role(server, variables)
+    assert again.returncode == 0 and 'changed=0' in again.stdout, again.stdout
