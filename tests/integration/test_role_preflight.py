@@ -141,3 +141,84 @@ def test_root_without_sudo_restarts_through_runuser(server):
     assert server.scalar("SELECT current_setting('wal_level')") == 'logical'
     again = run_role(server, variables)
     assert again.returncode == 0 and 'changed=0' in again.stdout, again.stdout
+
+
+# -- pg_hba.conf: one marked block ---------------------------------------------------------------
+
+HARDENED_HBA = """\
+# hardening: no password over plain TCP
+hostnossl all all 0.0.0.0/0 reject
+# local connections
+local all all trust
+host all postgres 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+local replication all trust
+"""
+
+
+def hba_backups(cluster):
+    return sorted(name for name in os.listdir(cluster.data_dir) if name.startswith('pg_hba.conf.'))
+
+
+def conf_load_time(cluster):
+    return cluster.scalar('SELECT pg_conf_load_time()')
+
+
+def test_pg_hba_block_has_exactly_the_wanted_lines_and_goes_on_teardown(pool, major):
+    cluster = pool.fresh(major, 'hba', settings={'wal_level': 'logical'})
+    try:
+        cluster.query('CREATE DATABASE shop')
+        cluster.query('CREATE DATABASE crm')
+        cluster.write_file('pg_hba.conf', HARDENED_HBA)
+        cluster.reload()
+        variables = role_vars(cluster, bemi_manage_pg_hba=True, bemi_pg_hba_addresses=['203.0.113.7/32'],
+                              bemi_databases=[{'name': 'shop'}, {'name': 'crm'}])
+
+        check = run_role(cluster, variables, check=True)
+        assert check.returncode == 0, check.stdout
+        assert cluster.read_file('pg_hba.conf') == HARDENED_HBA and hba_backups(cluster) == []
+
+        loaded = conf_load_time(cluster)
+        first = run_role(cluster, variables)
+        assert first.returncode == 0, first.stdout
+        block = ['# BEGIN bemi.postgresql: Bemi\'s access, managed by the bemi.postgresql.tracking role '
+                 '(edits are overwritten)',
+                 'host shop bemi 203.0.113.7/32 scram-sha-256',
+                 'host crm bemi 203.0.113.7/32 scram-sha-256',
+                 '# END bemi.postgresql', '']
+        lines = HARDENED_HBA.splitlines()
+        # After the administrator's reject rule (it still wins: first match), above the comment of the next rule.
+        assert cluster.read_file('pg_hba.conf').splitlines() == lines[:2] + block + lines[2:]
+        assert len(hba_backups(cluster)) == 1
+        # Reloaded at once, not by a handler.
+        assert conf_load_time(cluster) > loaded
+        rules = cluster.query("SELECT type, database, user_name, address FROM pg_hba_file_rules "
+                              "WHERE 'bemi' = ANY(user_name) ORDER BY line_number")
+        assert rules == [('host', ['shop'], ['bemi'], '203.0.113.7'), ('host', ['crm'], ['bemi'], '203.0.113.7')]
+
+        # A new address replaces the old one: exactly the wanted lines, one backup per change.
+        variables['bemi_pg_hba_addresses'] = ['198.51.100.0/24']
+        second = run_role(cluster, variables)
+        assert second.returncode == 0, second.stdout
+        text = cluster.read_file('pg_hba.conf')
+        assert '203.0.113.7' not in text and text.count('198.51.100.0/24') == 2, text
+        assert len(hba_backups(cluster)) == 2
+
+        # Unchanged: nothing written, no reload, no backup.
+        loaded = conf_load_time(cluster)
+        third = run_role(cluster, variables)
+        assert third.returncode == 0 and 'changed=0' in third.stdout, third.stdout
+        assert len(hba_backups(cluster)) == 2 and conf_load_time(cluster) == loaded
+
+        # A reload that was lost (the file is newer than what the server read) is sent by the next run.
+        os.utime(os.path.join(cluster.data_dir, 'pg_hba.conf'))
+        owed = run_role(cluster, variables)
+        assert owed.returncode == 0, owed.stdout
+        assert conf_load_time(cluster) > loaded and len(hba_backups(cluster)) == 2
+
+        teardown = run_role(cluster, dict(variables, bemi_state='absent'))
+        assert teardown.returncode == 0, teardown.stdout
+        assert cluster.read_file('pg_hba.conf') == HARDENED_HBA
+        assert len(hba_backups(cluster)) == 3
+    finally:
+        pool.clusters.pop((major, 'hba')).destroy()
