@@ -222,3 +222,36 @@ def test_pg_hba_block_has_exactly_the_wanted_lines_and_goes_on_teardown(pool, ma
         assert len(hba_backups(cluster)) == 3
     finally:
         pool.clusters.pop((major, 'hba')).destroy()
+
+
+# -- Teardown leaves FULL where another publication needs it ---------------------------------------
+
+def test_teardown_keeps_full_identity_that_another_publication_needs(pool, major):
+    cluster = pool.fresh(major, 'teardown', settings={'wal_level': 'logical'})
+    try:
+        cluster.query('CREATE DATABASE shop')
+        cluster.query('CREATE TABLE public.orders (id int PRIMARY KEY, total int); '
+                      'CREATE TABLE public.audit (at timestamptz, what text); '
+                      "INSERT INTO public.audit VALUES (now(), 'x')", dbname='shop')
+        variables = role_vars(cluster)
+        setup = run_role(cluster, variables)
+        assert setup.returncode == 0, setup.stdout
+        # Another consumer publishes the table without a primary key; it relies on FULL.
+        cluster.query('CREATE PUBLICATION other FOR TABLE public.audit', dbname='shop')
+        identities = "SELECT relname, relreplident FROM pg_class WHERE relname IN ('orders', 'audit') ORDER BY 1"
+        assert cluster.query(identities, dbname='shop') == [('audit', 'f'), ('orders', 'f')]
+
+        teardown = dict(variables, bemi_state='absent')
+        check = run_role(cluster, teardown, check=True)
+        assert check.returncode == 0, check.stdout
+        assert cluster.query(identities, dbname='shop') == [('audit', 'f'), ('orders', 'f')]
+        real = run_role(cluster, teardown)
+        assert real.returncode == 0, real.stdout
+        for out in (check.stdout, real.stdout):
+            assert ('These tables keep REPLICA IDENTITY FULL, because another publication than bemi includes them '
+                    '(its consumers may need their old rows): public.audit.') in ' '.join(out.split()), out
+        assert cluster.query(identities, dbname='shop') == [('audit', 'f'), ('orders', 'd')]
+        # The other consumer's table still takes UPDATE and DELETE.
+        cluster.query("UPDATE public.audit SET what = 'y'; DELETE FROM public.audit", dbname='shop')
+    finally:
+        pool.clusters.pop((major, 'teardown')).destroy()

@@ -135,3 +135,13 @@ def test_plan_resets_keeps_every_tracked_table():
     assert plan_resets(rows, scope, exclude, published, ['s2']) == [('public', 'gone', 'full', 'default')]
     assert plan_resets(rows, scope, exclude, published, ['*']) == []
     assert plan_resets(rows, scope, exclude, dict(published, all_tables=True), None) == []
+
+
+def test_split_published_keeps_full_where_another_publication_needs_it():
+    from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity import IdentityChange, split_published
+    changes = [IdentityChange('public', 'mine', 'full', 'default'), IdentityChange('public', 'shared', 'full', 'default'),
+               IdentityChange('public', 'new', 'default', 'full')]
+    go, kept = split_published(changes, {'all_tables': False, 'tables': [['public', 'shared']]})
+    assert go == [changes[0], changes[2]] and kept == [changes[1]]
+    go, kept = split_published(changes, {'all_tables': True, 'tables': []})
+    assert go == [changes[2]] and kept == changes[:2]
