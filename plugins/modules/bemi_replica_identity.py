@@ -137,7 +137,7 @@ options:
     description:
       - With V(true) (and O(identity=default)), a table in scope that another publication than O(publication)
         includes (by name, through its schema or a partitioned parent, or C(FOR ALL TABLES)) keeps C(FULL), and
-        is listed in RV(tables_kept) with a warning: another logical replication consumer may need its old rows,
+        is listed in RV(tables_kept) with a warning. Another logical replication consumer may need its old rows,
         and without a primary key its C(UPDATE) and C(DELETE) fail under C(DEFAULT). The same rule as
         O(reset_unpublished). The role C(bemi.postgresql.tracking) sets it on teardown.
     type: bool
