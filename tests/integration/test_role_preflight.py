@@ -255,3 +255,27 @@ def test_teardown_keeps_full_identity_that_another_publication_needs(pool, major
         cluster.query("UPDATE public.audit SET what = 'y'; DELETE FROM public.audit", dbname='shop')
     finally:
         pool.clusters.pop((major, 'teardown')).destroy()
+
+
+# -- Fix texts name the role's variables -------------------------------------------------------
+
+def test_a_locked_table_is_reported_with_the_role_variables(pool, major):
+    cluster = pool.fresh(major, 'words', settings={'wal_level': 'logical'})
+    try:
+        cluster.query('CREATE DATABASE shop')
+        cluster.query('CREATE TABLE public.orders (id int PRIMARY KEY)', dbname='shop')
+        holder = cluster.connect(dbname='shop')
+        holder.autocommit = False
+        try:
+            with holder.cursor() as cur:
+                cur.execute('LOCK TABLE public.orders IN ACCESS SHARE MODE')
+            proc = run_role(cluster, role_vars(cluster, bemi_lock_timeout='100ms', bemi_lock_retries=0))
+        finally:
+            holder.rollback()
+            holder.close()
+        assert proc.returncode != 0, proc.stdout
+        flat = ' '.join(proc.stdout.split())
+        assert 'stayed locked for bemi_lock_timeout 100ms after 0 retries' in flat, proc.stdout
+        assert 'raise bemi_lock_timeout or bemi_lock_retries' in flat, proc.stdout
+    finally:
+        pool.clusters.pop((major, 'words')).destroy()
