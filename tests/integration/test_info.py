@@ -194,7 +194,10 @@ def test_healthy_database(pool, major):
                               'config_file': os.path.join(cluster.data_dir, 'postgresql.conf'),
                               'hba_file': os.path.join(cluster.data_dir, 'pg_hba.conf'),
                               'cluster_name': '', 'min_wal_size_mb': 80, 'streaming_standbys': 0, 'role_exists': True,
-                              'user_schemas': ['public']}
+                              'user_schemas': ['public'], 'ssl': False,
+                              'conf_load_time': real['server']['conf_load_time']}
+    assert real['server']['conf_load_time'] == pytest.approx(
+        cluster.scalar('SELECT extract(epoch FROM pg_conf_load_time())::float8'))
     assert real['server']['version_num'] // 10000 == major
     assert real['replication_slots'] == []
     assert real['max_wal_senders']['in_use'] == 0
