@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
+
 from ansible_run import run_module
 
 TRIGGER_FUNCTION_SQL = """
