@@ -279,3 +279,14 @@ def test_a_locked_table_is_reported_with_the_role_variables(pool, major):
         assert 'raise bemi_lock_timeout or bemi_lock_retries' in flat, proc.stdout
     finally:
         pool.clusters.pop((major, 'words')).destroy()
+
+
+def test_switches_take_the_strings_a_user_types(server):
+    """-e bemi_failover_slots=false and INI values are strings: accepted (the run gets to its own checks)."""
+    for value in ('false', 'no', 'OFF', 'auto'):
+        out = refused_twice(server, role_vars(server, bemi_failover_slots=value, bemi_restart_runuser='yes',
+                                              bemi_databases=[{'name': 'shpo'}]))
+        flat = ' '.join(out.split())
+        assert 'bemi_databases[0].name: database shpo does not exist' in flat, out
+    out = refused_twice(server, role_vars(server, bemi_failover_slots='maybe'))
+    assert 'bemi_failover_slots is maybe: it takes auto, true (yes) or false (no).' in ' '.join(out.split()), out
