@@ -14,8 +14,8 @@ description:
     over that rule (a comment describes the line under it). C(pg_hba.conf) is read top down and the first line
     that matches a connection decides, so the C(reject) rules an administrator put first (such as
     C(hostnossl all all 0.0.0.0/0 reject)) still win over Bemi's lines, and no later rule shadows them.
-  - Lines of O(legacy) (compared with whitespace collapsed) are removed wherever they are: the single lines that
-    older versions of the tracking role inserted.
+  - Lines of O(legacy) (compared with whitespace collapsed) are removed wherever they are (the single lines that
+    older versions of the tracking role inserted).
 author:
   - Bemi (@BemiHQ)
 options:
