@@ -93,7 +93,6 @@ def write_inventory(workdir, cluster, password):
                     'bemi_data_directory': cluster.data_dir,
                     'bemi_pg_ctl': os.path.join(cluster.bindir, 'pg_ctl'),
                     'bemi_pg_ctl_log_file': cluster.log_file,
-                    'bemi_pg_ctl_runuser': os.geteuid() == 0,
                 },
             },
         },

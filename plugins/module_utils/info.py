@@ -67,6 +67,9 @@ SERVER_QUERY = (
     "(SELECT setting FROM pg_settings WHERE name = 'hba_file') AS hba_file, "
     "current_setting('cluster_name') AS cluster_name, "
     "current_setting('listen_addresses') AS listen_addresses, "
+    # Whether the server offers SSL, and when it last read its configuration files (a pg_hba.conf
+    # written after that still waits for a reload).
+    "current_setting('ssl') AS ssl, extract(epoch FROM pg_conf_load_time())::float8 AS conf_load_time, "
     "(SELECT setting::bigint FROM pg_settings WHERE name = 'min_wal_size') AS min_wal_size_mb, "
     # Patroni's own sessions (heartbeat, REST API) name themselves; other roles see application_name too.
     "EXISTS (SELECT 1 FROM pg_stat_activity WHERE starts_with(application_name, 'Patroni')) AS patroni, "
@@ -221,6 +224,8 @@ def gather(conn, options):
         'user_schemas': list(server['user_schemas'] or []),
         # Measured on the host bemi_info runs on: the server's own when it runs there, as in the tracking role.
         'pg_wal': pg_wal_filesystem(server['data_directory']),
+        'ssl': server['ssl'] == 'on',
+        'conf_load_time': server['conf_load_time'],
     }
     facts['restart_pending'] = restart_pending(facts['settings'], settings, RESTART_SETTINGS)
 
@@ -848,6 +853,8 @@ def check_server(facts, options, report):
         'role_exists': None if role is None else bool(role),
         'user_schemas': facts['user_schemas'],
         'pg_wal': facts.get('pg_wal'),
+        'ssl': facts.get('ssl'),
+        'conf_load_time': facts.get('conf_load_time'),
     }
     report['server'].update(facts['files'])
     hidden = sorted(key for key, value in facts['files'].items() if value is None)

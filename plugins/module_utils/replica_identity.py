@@ -285,6 +285,19 @@ def plan_resets(rows, scope, exclude, published, trigger_schemas):
             and row['schema'] not in covered]
 
 
+def split_published(changes, published):
+    """([IdentityChange], [IdentityChange]): the changes to DEFAULT that may go ahead, and those kept.
+
+    A table another publication includes (``published``: the published-tables query's row; every table
+    under another FOR ALL TABLES publication) keeps FULL: its consumers may need the old row, and
+    without a primary key its UPDATE and DELETE fail under DEFAULT. The same rule as ``plan_resets``.
+    """
+    others = set(tuple(pair) for pair in published['tables'])
+    kept = [change for change in changes if change.after == 'default'
+            and (published['all_tables'] or (change.schema, change.table) in others)]
+    return [change for change in changes if change not in kept], kept
+
+
 def alter_statement(schema, table, identity):
     return sql.SQL('ALTER TABLE {}.{} REPLICA IDENTITY {}').format(
         sql.Identifier(schema), sql.Identifier(table), sql.SQL('FULL' if identity == 'full' else 'DEFAULT'))
@@ -353,8 +366,9 @@ def finish_moved_tables(conn, options, progress):
         rows, existing_schemas = read_tables(conn)
         scope, dummy_warnings = resolve_scope(rows, existing_schemas, options['tables'], options['schemas'],
                                               options['exclude'], strict=False)
+        # Tables that stayed locked had their retries; tables kept FULL (split_published) stay so.
         changes = [change for change in plan_identities(rows, scope, options['identity'])
-                   if change.label not in progress.failed]
+                   if change.label not in progress.failed and change.label not in options.get('kept', ())]
         if not changes:
             return
         plan = Plan()

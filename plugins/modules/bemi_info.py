@@ -480,6 +480,16 @@ server:
         (for example V('"Sales"')), as the O(bemi.postgresql.bemi_role#module:schemas) option takes them.
       type: list
       elements: str
+    ssl:
+      description: Whether the server accepts SSL connections (C(ssl = on)).
+      type: bool
+      version_added: 0.3.0
+    conf_load_time:
+      description:
+        - When the server last read its configuration files (C(pg_conf_load_time()), seconds since the epoch).
+          A C(pg_hba.conf) modified after it waits for a reload.
+      type: float
+      version_added: 0.3.0
   sample: {in_recovery: false, version_num: 170006, data_directory: /var/lib/postgresql/17/main,
            config_file: /etc/postgresql/17/main/postgresql.conf, hba_file: /etc/postgresql/17/main/pg_hba.conf,
            cluster_name: 17/main, role_exists: true, user_schemas: ['"Sales"', public]}

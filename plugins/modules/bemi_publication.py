@@ -190,6 +190,21 @@ tables_removed:
   type: list
   elements: str
   sample: [public.invoices]
+reason:
+  description:
+    - Why the module refused, for playbooks to test instead of the wording (the role C(bemi.postgresql.tracking)
+      names its own variables from it). V(version) (O(schemas) before PostgreSQL 15), V(missing) (a table or
+      schema that cannot be published, see RV(problems)), V(superuser) (the login may not publish all tables or
+      schemas). Nothing was changed.
+  returned: when the module refused one of these
+  type: str
+  sample: missing
+problems:
+  description: With RV(reason=missing), each table or schema that cannot be published, and why.
+  returned: when RV(reason) is V(missing)
+  type: list
+  elements: str
+  sample: [table public.nosuch does not exist]
 publication:
   description: The publication after the run (predicted in check mode); null when it does not exist.
   returned: always
@@ -332,7 +347,7 @@ def run(module, conn, scope, tables, schemas):
         try:
             require(conn.info.server_version, 'publication_schemas')
         except VersionError as exc:
-            module.fail_json(msg='schemas: %s Fix: list the tables in tables instead.' % exc, queries=[])
+            module.fail_json(msg='schemas: %s Fix: list the tables in tables instead.' % exc, queries=[], reason='version')
 
     row = query_one(conn, state_query(conn.info.server_version), (name,))
     current = current_from_row(name, row)
@@ -343,7 +358,8 @@ def run(module, conn, scope, tables, schemas):
             resolved = query_one(conn, RESOLVE_QUERY, resolve_args(tables, schemas))
             problems = resolve_problems(tables, schemas, resolved)
             if problems:
-                module.fail_json(msg='Cannot publish: %s. Nothing was changed.' % '; '.join(problems), queries=[])
+                module.fail_json(msg='Cannot publish: %s. Nothing was changed.' % '; '.join(problems), queries=[],
+                                 reason='missing', problems=problems)
         wanted = Publication(name, scope == 'all', tables, schemas, params['operations'],
                              params['publish_via_partition_root'])
 
@@ -353,7 +369,7 @@ def run(module, conn, scope, tables, schemas):
         module.fail_json(msg='Only a superuser may %s, and role %s is not one, so publication %s was not changed. '
                              'Fix: run as a superuser, or publish a list of tables (tables), which needs '
                              'only ownership of those tables.' % (privileged, params['login_user'], name),
-                         queries=[])
+                         queries=[], reason='superuser')
     if params['state'] == 'absent' and current is not None and row['slots']:
         module.warn('Logical replication slot(s) %s (pgoutput) in this database may still read publication %s; '
                     'once it is dropped, Bemi stops receiving changes and the slot fails on its next read.'

@@ -134,9 +134,20 @@ options:
       - Leave it V(false) when another logical decoding consumer relies on C(FULL) on tables Bemi does not read.
     type: bool
     default: false
+  keep_published:
+    description:
+      - With V(true) (and O(identity=default)), a table in scope that another publication than O(publication)
+        includes (by name, through its schema or a partitioned parent, or C(FOR ALL TABLES)) keeps C(FULL), and
+        is listed in RV(tables_kept) with a warning. Another logical replication consumer may need its old rows,
+        and without a primary key its C(UPDATE) and C(DELETE) fail under C(DEFAULT). The same rule as
+        O(reset_unpublished). The role C(bemi.postgresql.tracking) sets it on teardown.
+    type: bool
+    default: false
+    version_added: 0.3.0
   publication:
     description:
-      - The publication whose scope this run gives C(FULL) identity, for O(reset_unpublished).
+      - The publication whose scope this run gives C(FULL) identity, for O(reset_unpublished); with
+        O(keep_published), the one being torn down, whose own tables are not a reason to keep C(FULL).
     type: str
     default: bemi
 notes:
@@ -224,6 +235,13 @@ tables_reset:
   type: list
   elements: str
   sample: [public.invoices]
+tables_kept:
+  description: With O(keep_published), the tables in scope that keep C(FULL) because another publication includes them.
+  returned: always
+  type: list
+  elements: str
+  sample: [public.audit_log]
+  version_added: 0.3.0
 tables_failed:
   description: The tables that stayed locked after every retry and were not changed; the task then fails.
   returned: always
@@ -288,6 +306,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity i
     plan_identities,
     plan_resets,
     published_query,
+    split_published,
     read_tables,
     resolve_scope,
     track_choice,
@@ -307,6 +326,7 @@ def main():
         retries=dict(type='int', default=5),
         track_new_tables=dict(type='bool'),
         reset_unpublished=dict(type='bool', default=False),
+        keep_published=dict(type='bool', default=False),
         publication=dict(type='str', default='bemi'),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -355,6 +375,15 @@ def run(module, conn, options):
         module.warn(warning)
     resets = planned_resets(module, conn, state, rows, scope, options)
     changes = plan_identities(rows, scope, options['identity']) + resets
+    kept = []
+    if module.params['keep_published'] and options['identity'] == 'default':
+        published = query_one(conn, published_query(conn.info.server_version), {'publication': module.params['publication']})
+        changes, kept = split_published(changes, published)
+        options['kept'] = set(change.label for change in kept)
+        if kept:
+            module.warn('These tables keep REPLICA IDENTITY FULL, because another publication than %s includes them '
+                        '(its consumers may need their old rows): %s.'
+                        % (module.params['publication'], ', '.join(change.label for change in kept)))
 
     # The trigger first: tables created while the existing ones are altered are then covered too.
     plan = Plan()
@@ -372,7 +401,7 @@ def run(module, conn, options):
     if not module.check_mode and (trigger_steps or applied.skipped):
         # Tables created before the trigger was in place, or renamed during this run, are read again.
         finish_moved_tables(conn, options, progress)
-    report(module, state, options, progress, resets)
+    report(module, state, options, progress, resets, kept)
 
 
 def plan_trigger(module, conn, state, options):
@@ -395,7 +424,7 @@ def plan_trigger(module, conn, state, options):
     return steps
 
 
-def report(module, state, options, progress, resets):
+def report(module, state, options, progress, resets, kept):
     """exit_json with the tables changed, skipped and failed; fail_json when some stayed locked."""
     if options['track'] is None:
         current = event_trigger.describe(state)
@@ -412,6 +441,7 @@ def report(module, state, options, progress, resets):
         tables_failed=progress.failed,
         tables_skipped=progress.skipped,
         tables_reset=progress.changed_tables(resets),
+        tables_kept=sorted(change.label for change in kept),
         event_trigger='present' if present else 'absent',
         tracked_schemas=tracked,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
+
 from ansible_run import run_module
 
 TRIGGER_FUNCTION_SQL = """
@@ -207,7 +209,10 @@ def test_healthy_database(pool, major):
                               'config_file': os.path.join(cluster.data_dir, 'postgresql.conf'),
                               'hba_file': os.path.join(cluster.data_dir, 'pg_hba.conf'),
                               'cluster_name': '', 'min_wal_size_mb': 80, 'streaming_standbys': 0, 'role_exists': True,
-                              'user_schemas': ['public'], 'pg_wal': real['server']['pg_wal']}
+                              'user_schemas': ['public'], 'pg_wal': real['server']['pg_wal'], 'ssl': False,
+                              'conf_load_time': real['server']['conf_load_time']}
+    assert real['server']['conf_load_time'] == pytest.approx(
+        cluster.scalar('SELECT extract(epoch FROM pg_conf_load_time())::float8'))
     assert real['server']['version_num'] // 10000 == major
     # pg_wal's filesystem, measured where bemi_info runs (here: the server's own host).
     pg_wal = os.statvfs(os.path.join(cluster.data_dir, 'pg_wal'))

@@ -112,7 +112,8 @@ def test_healthy_is_ready():
     assert report['findings'] == []
     assert report['server'] == {'in_recovery': False, 'version_num': 170006, 'cluster_name': '', 'min_wal_size_mb': None,
                                 'streaming_standbys': None, 'role_exists': True,
-                                'user_schemas': ['"Sales"', 'public'], 'data_directory': '/srv/pg/data',
+                                'user_schemas': ['"Sales"', 'public'], 'ssl': None, 'conf_load_time': None,
+                                'data_directory': '/srv/pg/data',
                                 'config_file': '/srv/pg/data/postgresql.conf', 'hba_file': '/srv/pg/data/pg_hba.conf',
                                 'pg_wal': None}
     assert report['tables_without_full_identity'] == []

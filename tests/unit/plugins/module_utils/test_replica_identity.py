@@ -148,3 +148,13 @@ def test_plan_resets_keeps_every_tracked_table():
     parted = [row('public', 'excluded_parent', kind='p', identity='f'),
               row('s2', 'excluded_child', identity='f', parent=('public', 'excluded_parent'))]
     assert plan_resets(parted, scope, [('public', 'excluded_parent')], published, None) == []
+
+
+def test_split_published_keeps_full_where_another_publication_needs_it():
+    from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity import IdentityChange, split_published
+    changes = [IdentityChange('public', 'mine', 'full', 'default'), IdentityChange('public', 'shared', 'full', 'default'),
+               IdentityChange('public', 'new', 'default', 'full')]
+    go, kept = split_published(changes, {'all_tables': False, 'tables': [['public', 'shared']]})
+    assert go == [changes[0], changes[2]] and kept == [changes[1]]
+    go, kept = split_published(changes, {'all_tables': True, 'tables': []})
+    assert go == [changes[2]] and kept == changes[:2]
