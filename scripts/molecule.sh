@@ -104,6 +104,8 @@ for scenario in "$@"; do
 done
 mapfile -t lanes < <(for lane in "${!lane_runs[@]}"; do echo "${lane_weight[$lane]} $lane"; done | sort -rn | cut -d' ' -f2)
 runs=0
+# A lane's runs are words (scenario:major): split them on purpose.
+# shellcheck disable=SC2086
 for lane in "${lanes[@]}"; do set -- ${lane_runs[$lane]}; runs=$(( runs + $# )); done
 # One run at a time: its output streams as it comes.
 live=0

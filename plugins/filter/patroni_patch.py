@@ -15,8 +15,8 @@ description:
   - The WAL budget C(max_slot_wal_keep_size) - V(auto) sets half the free space of the C(pg_wal) filesystem, in
     whole GB and never below C(min_wal_size), only when the configuration holds no budget; a size or V(unlimited)
     is set exactly.
-  - Bemi's permanent logical slot; C(use_slots) turned on when it is off (only with O(wanted.use_slots)); with
-    O(wanted.manage_pg_hba) the missing C(pg_hba) lines, before the others.
+  - Bemi's permanent logical slot; C(use_slots) turned on when it is off (only with C(use_slots) in O(wanted)); with
+    C(manage_pg_hba) in O(wanted) the missing C(pg_hba) lines, before the others.
   - The module_utils of the collection hold the size rules, so that the plain path and this one agree.
 author:
   - Bemi (@BemiHQ)
