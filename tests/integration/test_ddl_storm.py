@@ -213,4 +213,6 @@ def test_ddl_storm(storm_server, major, record_property):
     assert without_full == 0
     assert not quiet.failed and quiet['changed'] is False and quiet['queries'] == []
     # The storm really blew while each run worked, however fast the machine made the run.
-    assert min(changes_during) >= 5, 'the storm did not really blow: %s' % changes_during
+    # The second run (the trigger replaced, the tables already FULL) can take 0.2 s: a change during each run
+    # shows the overlap, and the two together must count several.
+    assert min(changes_during) >= 1 and sum(changes_during) >= 5, 'the storm did not really blow: %s' % changes_during
