@@ -55,7 +55,8 @@ EVENT = 'ddl_command_end'
 # ALTER TABLE for SET SCHEMA and ATTACH PARTITION (the tag does not tell them from ADD COLUMN: the body does).
 TAGS = ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA', 'ALTER TABLE')
 # v2: CREATE SCHEMA, SET SCHEMA, ATTACH PARTITION; driver-independent text; the procedure commits per table.
-MARKER = '-- bemi.postgresql event trigger v2'
+# v3: a table it already set FULL in this transaction is left to later commands (an explicit identity wins).
+MARKER = '-- bemi.postgresql event trigger v3'
 SCHEMAS_PREFIX = '-- bemi.postgresql tracked schemas: '
 SEARCH_PATH = 'pg_catalog, pg_temp'
 # The function's SET clauses, in order. A generic plan for its queries: their parameter (the
@@ -64,6 +65,10 @@ SEARCH_PATH = 'pg_catalog, pg_temp'
 FUNCTION_SETTINGS = (('search_path', SEARCH_PATH), ('plan_cache_mode', 'force_generic_plan'))
 # Set while the function runs, so that its own ALTER TABLE does not run it again.
 GUARD_SETTING = 'bemi.set_replica_identity'
+# The tables it set FULL in this transaction (OIDs, comma-separated, transaction-local): a later
+# ALTER TABLE of the same transaction (a migration's REPLICA IDENTITY USING INDEX) is then the
+# user's to decide, as it is in a later transaction.
+HANDLED_SETTING = 'bemi.replica_identity_set'
 # The procedure's lock_timeout and retries, as bemi_replica_identity's defaults.
 PROCEDURE_LOCK_TIMEOUT = '2s'
 PROCEDURE_RETRIES = 5
@@ -94,9 +99,13 @@ _FUNCTION_BODY = """
 -- TABLE tag does not say which kind an ALTER TABLE was: a table was moved in when this command wrote
 -- its pg_class row and its schema dependency (the same xmin), attached when it wrote its pg_class row
 -- and its pg_inherits row. ADD COLUMN, REPLICA IDENTITY DEFAULT and the like write neither, and change
--- nothing. Every lookup is by OID, through an index, whatever the number of tables.
+-- nothing. Within one transaction those rows all share its xmin, so the tables this function already
+-- set FULL in it are remembered ({handled}) and left alone: an identity set later, in the same
+-- transaction or another, wins. Every lookup is by OID, through an index, whatever the number of tables.
 DECLARE
   cmd record;
+  handled pg_catalog.oid[] := pg_catalog.string_to_array(
+    COALESCE(pg_catalog.current_setting({handled}, true), ''), ',')::pg_catalog.oid[];
   obj record;
   entered pg_catalog.oid[] := ARRAY[]::pg_catalog.oid[];
   moved pg_catalog.oid[];
@@ -117,6 +126,7 @@ BEGIN
       PERFORM pg_catalog.set_config({guard}, 'on', true);
       BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', cmd.object_identity);
+        handled := handled || cmd.objid;
       EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %: %', cmd.object_identity, SQLERRM;
       END;
@@ -141,22 +151,25 @@ BEGIN
   IF pg_catalog.cardinality(entered) > 0 THEN
     PERFORM pg_catalog.set_config({guard}, 'on', true);
     FOR obj IN
-      SELECT DISTINCT n.nspname, c.relname
+      SELECT DISTINCT c.oid, n.nspname, c.relname
       FROM pg_catalog.pg_class AS c
       JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
       WHERE c.oid = ANY (entered)
         AND c.relkind IN ('r', 'p')
         AND c.relpersistence <> 't'
         AND c.relreplident <> 'f'
+        AND NOT c.oid OPERATOR(pg_catalog.=) ANY (handled)
         AND {tracked}
     LOOP
       BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', obj.nspname, obj.relname);
+        handled := handled || obj.oid;
       EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'bemi.postgresql: could not set REPLICA IDENTITY FULL on %.%: %', obj.nspname, obj.relname, SQLERRM;
       END;
     END LOOP;
   END IF;
+  PERFORM pg_catalog.set_config({handled}, pg_catalog.array_to_string(handled, ','), true);
   PERFORM pg_catalog.set_config({guard}, '', true);
 END
 """
@@ -279,7 +292,8 @@ def function_body(conn, schemas):
     """The exact source text (prosrc) of the trigger function for these tracked schemas."""
     return sql.SQL(_FUNCTION_BODY).format(
         marker=sql.SQL(MARKER), schemas_line=sql.SQL(schemas_line(schemas)), tracked=_tracked(schemas),
-        schema_test_d=_schema_test('d.schema_name', schemas), guard=sql.Literal(GUARD_SETTING)).as_string(conn)
+        schema_test_d=_schema_test('d.schema_name', schemas), guard=sql.Literal(GUARD_SETTING),
+        handled=sql.Literal(HANDLED_SETTING)).as_string(conn)
 
 
 def procedure_body(conn, schemas):

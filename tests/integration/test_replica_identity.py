@@ -21,7 +21,7 @@ TRIGGER_TAGS = ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA
 CREATE_TRIGGER = ('CREATE EVENT TRIGGER "_bemi_set_replica_identity_trigger" ON ddl_command_end '
                   "WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA', 'ALTER TABLE') "
                   'EXECUTE FUNCTION "public"."_bemi_set_replica_identity_func"()')
-MARKER = '-- bemi.postgresql event trigger v2'
+MARKER = '-- bemi.postgresql event trigger v3'
 REVOKE = 'REVOKE ALL ON PROCEDURE "public"."_bemi_set_replica_identity"() FROM PUBLIC'
 CREATE_PROCEDURE = 'CREATE OR REPLACE PROCEDURE "public"."_bemi_set_replica_identity"() LANGUAGE plpgsql AS'
 CREATE_FUNCTION = ('CREATE OR REPLACE FUNCTION "public"."_bemi_set_replica_identity_func"() RETURNS event_trigger '
@@ -474,6 +474,28 @@ def test_trigger_covers_tables_entering_by_other_commands(db):
     db.sql('CREATE SCHEMA billing CREATE TABLE invoices (id int) CREATE TABLE lines (id int)')
     ids = db.identities()
     assert ids['billing.invoices'] == 'f' and ids['billing.lines'] == 'f'
+
+
+def test_trigger_one_migration_one_answer(db):
+    """An identity set explicitly after CREATE TABLE wins, in the creating transaction (as Rails and Django run a
+    migration) as in a later one; a table moved in later in the same transaction still gets FULL."""
+    db.sql('CREATE SCHEMA outside')
+    install(db)
+    for name, identity in (('by_index', 'USING INDEX {0}_pkey'), ('by_default', 'DEFAULT'), ('by_nothing', 'NOTHING')):
+        for suffix, statements in (('_one', 'BEGIN; {create}; {alter}; COMMIT'), ('_two', '{create}; {alter}')):
+            table = name + suffix
+            db.sql(statements.format(create='CREATE TABLE public.%s (id int PRIMARY KEY)' % table,
+                                     alter='ALTER TABLE public.%s REPLICA IDENTITY %s' % (table, identity.format(table))))
+    ids = db.identities()
+    for name, expected in (('by_index', 'i'), ('by_default', 'd'), ('by_nothing', 'n')):
+        assert (ids['public.%s_one' % name], ids['public.%s_two' % name]) == (expected, expected), name
+    # Created outside, moved in within the same transaction: it enters, as in two transactions.
+    db.sql('BEGIN; CREATE TABLE outside.late (id int); ALTER TABLE outside.late SET SCHEMA public; '
+           'ALTER TABLE public.late ADD COLUMN note text; COMMIT')
+    # A table created in the migration and only given a column later keeps the FULL it got.
+    db.sql('BEGIN; CREATE TABLE public.grown (id int); ALTER TABLE public.grown ADD COLUMN note text; COMMIT')
+    ids = db.identities()
+    assert ids['public.late'] == 'f' and ids['public.grown'] == 'f'
 
 
 def test_trigger_enabled_for_replication_only_or_disabled_is_turned_back_on(db):
