@@ -386,7 +386,7 @@ def check_slots(facts, options, report):
     found = []
     for slot in report['replication_slots']:
         found.extend(bemi_slot_findings(slot, options['slot'], facts['database']))
-        found.extend(slot_wal_findings(slot, options, report['max_slot_wal_keep_size']))
+        found.extend(slot_wal_findings(slot, options, report['max_slot_wal_keep_size'], budget_fix(facts)))
     # On a Patroni replica, check_cluster_manager judges a missing slot.
     if not any(slot['name'] == options['slot'] for slot in slots) and not (facts.get('patroni') and facts['in_recovery']):
         found.append(finding('slot_missing', options['slot'], 'Replication slot %s does not exist yet. Bemi creates '
@@ -415,7 +415,7 @@ def bemi_slot_findings(slot, slot_name, database):
     return found
 
 
-def slot_wal_findings(slot, options, keep_size):
+def slot_wal_findings(slot, options, keep_size, limit):
     """WAL a slot keeps: lost, too much while inactive, or no limit while inactive."""
     found = []
     name = quote_ident(slot['name'])
@@ -438,7 +438,6 @@ def slot_wal_findings(slot, options, keep_size):
                              % drop_slot_sql(slot['name'])))
     if keep_size != -1:
         return found
-    limit = "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB' (a size your disk can hold) and reload"
     if ours:
         # Bemi's own slot without a budget is judged by check_wal_budget, inactive or not.
         return found
@@ -467,10 +466,15 @@ PATRONI_BUDGET_FIX = ("set bemi_max_slot_wal_keep_size in the bemi.postgresql.tr
                       "(patronictl edit-config)")
 
 
+def budget_fix(facts):
+    """How to set a WAL budget here: under Patroni through its configuration, never ALTER SYSTEM."""
+    return PATRONI_BUDGET_FIX if facts.get('patroni') else BUDGET_FIX
+
+
 def check_wal_budget(facts, options, report):
     """Bemi's slot needs a WAL budget, and a budget the disk can hold."""
     keep_size = report['max_slot_wal_keep_size']
-    fix = PATRONI_BUDGET_FIX if facts.get('patroni') else BUDGET_FIX
+    fix = budget_fix(facts)
     found = []
     slots = facts['replication_slots'] or []
     if keep_size == -1 and any(slot['name'] == options['slot'] for slot in slots):
