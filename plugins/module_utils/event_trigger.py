@@ -45,7 +45,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import (
     user_schema_test,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.driver import sql
-from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import quote_ident
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
 
 SCHEMA = 'public'
 PROCEDURE = '_bemi_set_replica_identity'
@@ -56,8 +56,10 @@ EVENT = 'ddl_command_end'
 TAGS = ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA', 'ALTER TABLE')
 # v2: CREATE SCHEMA, SET SCHEMA, ATTACH PARTITION; driver-independent text; the procedure commits per table.
 # v3: a table it already set FULL in this transaction is left to later commands (an explicit identity wins).
-MARKER = '-- bemi.postgresql event trigger v3'
+# v4: partition trees: new partitions, at any depth, of listed partitioned tables (list mode tracks no schema).
+MARKER = '-- bemi.postgresql event trigger v4'
 SCHEMAS_PREFIX = '-- bemi.postgresql tracked schemas: '
+TREES_PREFIX = '-- bemi.postgresql tracked partition trees: '
 SEARCH_PATH = 'pg_catalog, pg_temp'
 # The function's SET clauses, in order. A generic plan for its queries: their parameter (the
 # new tables' OIDs) made PostgreSQL plan them anew on every CREATE TABLE, which cost more than
@@ -79,23 +81,32 @@ PROVIDER_ADMIN_ROLES = ('rds_superuser', 'supabase_admin', 'neon_superuser', 'az
 
 # Which tables count as tracked, shared by the function and the procedure: a
 # table in a tracked schema, or a partition whose root is in one (replica
-# identity is not inherited, and a partition may live in another schema).
+# identity is not inherited, and a partition may live in another schema), or a
+# partition, at any depth, of a tracked partition tree (a listed partitioned
+# table publishes its new partitions although its schema is not tracked).
 _TRACKED_CONDITION = """(
       {schema_test_n}
       OR (c.relispartition AND EXISTS (
             SELECT 1 FROM pg_catalog.pg_class AS root
             JOIN pg_catalog.pg_namespace AS rn ON rn.oid = root.relnamespace
             WHERE root.oid = pg_catalog.pg_partition_root(c.oid)
-              AND {schema_test_rn})))"""
+              AND {schema_test_rn})){trees})"""
+_IN_TREES = """
+      OR (c.relispartition AND EXISTS (
+            SELECT 1 FROM pg_catalog.pg_partition_ancestors(c.oid) AS up
+            JOIN pg_catalog.pg_class AS ac ON ac.oid = up.relid
+            JOIN pg_catalog.pg_namespace AS an ON an.oid = ac.relnamespace
+            WHERE up.relid OPERATOR(pg_catalog.<>) c.oid AND ({tree_test})))"""
 
 _FUNCTION_BODY = """
 {marker}
 {schemas_line}
+{trees_line}
 -- Sets REPLICA IDENTITY FULL on the tables the current command brought into a tracked schema, and on
 -- nothing else: those it created, moved in (ALTER TABLE ... SET SCHEMA) or attached (ATTACH PARTITION),
 -- with their partitions. A table created in a tracked schema is altered at once, by the name the
 -- command reports (it is new, so at DEFAULT): no catalog query, which halves the cost of a CREATE
--- TABLE. One created elsewhere may be a partition of a tracked table, and is looked up. The ALTER
+-- TABLE. One created elsewhere may be a partition of a tracked table or tree, and is looked up. The ALTER
 -- TABLE tag does not say which kind an ALTER TABLE was: a table was moved in when this command wrote
 -- its pg_class row and its schema dependency (the same xmin), attached when it wrote its pg_class row
 -- and its pg_inherits row. ADD COLUMN, REPLICA IDENTITY DEFAULT and the like write neither, and change
@@ -245,19 +256,33 @@ def schemas_line(schemas):
     return SCHEMAS_PREFIX + json.dumps(sorted(schemas))
 
 
-def parse_schemas_line(source):
-    """The tracked schemas written in a function source, or None when there is no valid line."""
+def trees_line(trees):
+    """``trees``: (schema, table) pairs of the tracked partitioned tables."""
+    return TREES_PREFIX + json.dumps(sorted([list(pair) for pair in trees]))
+
+
+def _parse_json_line(source, prefix, valid):
     for line in (source or '').splitlines():
         line = line.strip()
-        if line.startswith(SCHEMAS_PREFIX.strip()):
+        if line.startswith(prefix.strip()):
             try:
-                value = json.loads(line[len(SCHEMAS_PREFIX.strip()):])
+                value = json.loads(line[len(prefix.strip()):])
             except ValueError:
                 return None
-            if isinstance(value, list) and all(isinstance(item, str) for item in value):
-                return value
-            return None
+            return value if isinstance(value, list) and all(valid(item) for item in value) else None
     return None
+
+
+def parse_schemas_line(source):
+    """The tracked schemas written in a function source, or None when there is no valid line."""
+    return _parse_json_line(source, SCHEMAS_PREFIX, lambda item: isinstance(item, str))
+
+
+def parse_trees_line(source):
+    """The tracked partition trees, sorted (schema, table) pairs, written in a function source, or None."""
+    value = _parse_json_line(source, TREES_PREFIX, lambda item: isinstance(item, list) and len(item) == 2
+                             and all(isinstance(part, str) for part in item))
+    return None if value is None else sorted(tuple(item) for item in value)
 
 
 def is_ours(source):
@@ -279,26 +304,38 @@ def _schema_test(expr, schemas):
     """SQL that is true when the schema name ``expr`` is tracked (scalar literals only, see text_literal)."""
     if list(schemas) == [ALL_SCHEMAS]:
         return user_schema_test(expr)
+    if not schemas:
+        # List mode with partition trees only: no schema is tracked.
+        return sql.SQL('false')
     return sql.SQL('{}::text IN ({})').format(
         sql.SQL(expr), sql.SQL(', ').join(text_literal(name) for name in sorted(schemas)))
 
 
-def _tracked(schemas):
+def _tracked(schemas, trees):
+    trees_test = sql.SQL('')
+    if trees:
+        # By name, as the tracked schemas are: a listed table renamed is tracked again by the next run.
+        tree_test = sql.SQL(' OR ').join(
+            sql.SQL('(an.nspname::text = {} AND ac.relname::text = {})').format(text_literal(schema), text_literal(table))
+            for schema, table in sorted(trees))
+        trees_test = sql.SQL(_IN_TREES).format(tree_test=tree_test)
     return sql.SQL(_TRACKED_CONDITION).format(
-        schema_test_n=_schema_test('n.nspname', schemas), schema_test_rn=_schema_test('rn.nspname', schemas))
+        schema_test_n=_schema_test('n.nspname', schemas), schema_test_rn=_schema_test('rn.nspname', schemas),
+        trees=trees_test)
 
 
-def function_body(conn, schemas):
-    """The exact source text (prosrc) of the trigger function for these tracked schemas."""
+def function_body(conn, schemas, trees=()):
+    """The exact source text (prosrc) of the trigger function for these tracked schemas and partition trees."""
     return sql.SQL(_FUNCTION_BODY).format(
-        marker=sql.SQL(MARKER), schemas_line=sql.SQL(schemas_line(schemas)), tracked=_tracked(schemas),
+        marker=sql.SQL(MARKER), schemas_line=sql.SQL(schemas_line(schemas)), trees_line=sql.SQL(trees_line(trees)),
+        tracked=_tracked(schemas, trees),
         schema_test_d=_schema_test('d.schema_name', schemas), guard=sql.Literal(GUARD_SETTING),
         handled=sql.Literal(HANDLED_SETTING)).as_string(conn)
 
 
-def procedure_body(conn, schemas):
+def procedure_body(conn, schemas, trees=()):
     return sql.SQL(_PROCEDURE_BODY).format(
-        marker=sql.SQL(MARKER), function=sql.SQL(FUNCTION), tracked=_tracked(schemas),
+        marker=sql.SQL(MARKER), function=sql.SQL(FUNCTION), tracked=_tracked(schemas, trees),
         user_schema=user_schema_test('n.nspname'), lock_timeout=sql.SQL(PROCEDURE_LOCK_TIMEOUT),
         lock_timeout_literal=sql.Literal(PROCEDURE_LOCK_TIMEOUT),
         retries=sql.SQL(str(int(PROCEDURE_RETRIES)))).as_string(conn)
@@ -486,19 +523,22 @@ def describe(state):
     if not function and not trigger and not state.get('procedure'):
         return {'state': 'absent'}
     source = function['source'] if function else None
+    trees = parse_trees_line(source) if is_ours(source) else None
     return {
         'state': 'present' if trigger else 'incomplete',
         'ours': is_ours(source),
         'schemas': parse_schemas_line(source) if is_ours(source) else None,
+        'partition_trees': None if trees is None else [display_table(*pair) for pair in trees],
         'tags': sorted(trigger['tags'] or []) if trigger else [],
         'enabled': trigger['enabled'] if trigger else None,
     }
 
 
-def describe_wanted(schemas, present):
+def describe_wanted(schemas, present, trees=()):
     if not present:
         return {'state': 'absent'}
-    return {'state': 'present', 'ours': True, 'schemas': sorted(schemas), 'tags': sorted(TAGS), 'enabled': 'O'}
+    return {'state': 'present', 'ours': True, 'schemas': sorted(schemas),
+            'partition_trees': [display_table(*pair) for pair in sorted(trees)], 'tags': sorted(TAGS), 'enabled': 'O'}
 
 
 def plan_install(state, function_src, procedure_src):

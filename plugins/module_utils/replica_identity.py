@@ -115,6 +115,25 @@ def track_choice(identity, tables, track_new_tables):
     return track_new_tables
 
 
+def partition_trees(rows, tables, scope):
+    """The listed partitioned tables in ``scope``, sorted: their partitions created or attached later are
+    published with them, so the event trigger must track those trees even when it tracks no schema."""
+    kinds = dict(((row['schema'], row['name']), row['kind']) for row in rows)
+    in_scope = set(scope)
+    return sorted(pair for pair in tables or [] if kinds.get(pair) == 'p' and pair in in_scope)
+
+
+def trigger_scope(track, schemas, trees):
+    """What the event trigger tracks after the run, as (schemas, trees), or None to leave it as it is.
+
+    ``track`` is track_choice's answer, ``trees`` partition_trees' (empty unless asked for). Without
+    track_new_tables the trigger still tracks the partition trees, and only them; ([], []) removes it.
+    """
+    if track is None:
+        return None
+    return (schemas, trees) if track else ([], trees)
+
+
 def read_tables(conn):
     """(rows of TABLES_QUERY, set of user schema names): two catalog queries, whatever the number of tables."""
     rows = query(conn, TABLES_QUERY, SYSTEM_SCHEMA_PARAMS)

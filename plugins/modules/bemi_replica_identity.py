@@ -40,6 +40,10 @@ description:
     C(DEFAULT) stays so. One exception, by construction, is a table created and then altered in the same
     transaction, which counts as new. C(ALTER SCHEMA ... RENAME) to a tracked name is not covered; a run of this
     module covers it.
+  - With O(tables), the trigger also tracks the listed partitioned tables (see O(track_partitions)). A partition
+    created or attached later under one of them, at any depth and in any schema, is published with it, so it gets
+    C(REPLICA IDENTITY FULL) too. This holds with O(track_new_tables=false) as well, where the trigger tracks those
+    partition trees and no schema.
   - The procedure C(public._bemi_set_replica_identity), called by hand (C(CALL) with no arguments), brings every
     tracked table to FULL. Called on its own, it commits after each table, so that no table stays locked longer
     than its own C(ALTER TABLE); inside a transaction block it cannot commit (it says so) and every table stays
@@ -117,7 +121,24 @@ options:
         and the listed tables go back to DEFAULT. Without O(tables), it is an error, because all tables in
         O(schemas) would go back to DEFAULT while new ones would get FULL.
       - Creating or removing an event trigger needs a superuser (on Amazon RDS and Aurora, the master user).
+      - With O(tables) and O(identity=full), V(false) still keeps the trigger for the partition trees of the listed
+        partitioned tables, see O(track_partitions).
     type: bool
+  track_partitions:
+    description:
+      - With O(tables) and O(identity=full), the event trigger tracks the listed partitioned tables too (its
+        RV(tracked_partition_trees)). A table that becomes their partition later, by C(CREATE TABLE ... PARTITION OF)
+        or C(ATTACH PARTITION), at any depth and in any schema, gets C(REPLICA IDENTITY FULL), and no other new
+        table does. A publication C(FOR TABLE) a partitioned table publishes those new partitions at once (with or
+        without C(publish_via_partition_root)), and without a primary key their C(UPDATE) and C(DELETE) fail at
+        C(DEFAULT).
+      - The trigger is installed for them also with O(track_new_tables=false), and removed once no listed table is
+        partitioned (unless O(track_new_tables=true)).
+      - V(false) leaves the partition trees out. Set it only where the event trigger cannot be created (it needs a
+        superuser), and run this module again after each new partition.
+    type: bool
+    default: true
+    version_added: 0.3.0
   reset_unpublished:
     description:
       - With V(true) (and O(identity=full)), also set C(REPLICA IDENTITY DEFAULT) on every table, in any
@@ -186,7 +207,7 @@ EXAMPLES = r"""
     lock_timeout: 500ms
     retries: 10
 
-- name: Only two tables, without the event trigger
+- name: Only two tables, without the event trigger (unless one is partitioned, see track_partitions)
   bemi.postgresql.bemi_replica_identity:
     login_db: shop
     tables:
@@ -270,10 +291,20 @@ tracked_schemas:
   type: list
   elements: str
   sample: [public]
+tracked_partition_trees:
+  description:
+    - The partitioned tables whose partitions created later the event trigger tracks after this run (see
+      O(track_partitions)), as C(schema.table); empty when absent.
+  returned: always
+  type: list
+  elements: str
+  sample: [public.events]
+  version_added: 0.3.0
 diff:
   description:
     - With C(--diff), C(before) and C(after) each hold C(tables) (table -> identity, for the tables that change)
-      and C(event_trigger) (its state, tracked schemas, tags and whether Bemi's original was replaced).
+      and C(event_trigger) (its state, tracked schemas and partition trees, tags and whether Bemi's original was
+      replaced).
   returned: when diff mode is on
   type: dict
   sample:
@@ -282,7 +313,7 @@ diff:
       event_trigger: {state: absent}
     after:
       tables: {public.orders: full}
-      event_trigger: {state: present, ours: true, schemas: [public],
+      event_trigger: {state: present, ours: true, schemas: [public], partition_trees: [],
                       tags: [ALTER TABLE, CREATE SCHEMA, CREATE TABLE, CREATE TABLE AS, SELECT INTO], enabled: O}
 """
 
@@ -294,6 +325,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     run_with_connection,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils import event_trigger
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, PlanError, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity import (
     Progress,
@@ -303,6 +335,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity i
     finish_moved_tables,
     parse_schemas,
     parse_tables,
+    partition_trees,
     plan_identities,
     plan_resets,
     published_query,
@@ -310,6 +343,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity i
     read_tables,
     resolve_scope,
     track_choice,
+    trigger_scope,
 )
 
 TRIGGER_LABEL = 'event trigger'
@@ -327,6 +361,7 @@ def main():
         track_new_tables=dict(type='bool'),
         reset_unpublished=dict(type='bool', default=False),
         keep_published=dict(type='bool', default=False),
+        track_partitions=dict(type='bool', default=True),
         publication=dict(type='str', default='bemi'),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -373,6 +408,9 @@ def run(module, conn, options):
         module.fail_json(msg=str(exc), queries=[])
     for warning in warnings:
         module.warn(warning)
+    trees = partition_trees(rows, options['tables'], scope) \
+        if module.params['track_partitions'] and options['identity'] == 'full' else []
+    options['trigger'] = trigger_scope(options['track'], options['schemas'], trees)
     resets = planned_resets(module, conn, state, rows, scope, options)
     changes = plan_identities(rows, scope, options['identity']) + resets
     kept = []
@@ -405,17 +443,24 @@ def run(module, conn, options):
 
 
 def plan_trigger(module, conn, state, options):
-    """The event trigger's statements: install or update, remove, or none (``track`` None leaves it as it is)."""
-    if options['track'] is None:
+    """The event trigger's statements: install or update, remove, or none (``trigger`` None leaves it as it is)."""
+    if options['trigger'] is None:
         return []
-    if options['track']:
+    schemas, trees = options['trigger']
+    if schemas or trees:
         steps = event_trigger.plan_install(
-            state, event_trigger.function_body(conn, options['schemas']),
-            event_trigger.procedure_body(conn, options['schemas']))
+            state, event_trigger.function_body(conn, schemas, trees), event_trigger.procedure_body(conn, schemas, trees))
         problem = event_trigger.privilege_problem(state, module.params['login_user']) if steps else None
+        if problem and not options['track']:
+            problem = ('%s is partitioned: the partitions created later are published with it and need REPLICA '
+                       'IDENTITY FULL, which the event trigger gives them. %s Or set track_partitions: false and '
+                       're-run this task after each new partition.'
+                       % (', '.join(display_table(*pair) for pair in trees), problem))
         if problem:
             module.fail_json(msg=problem, queries=[])
-        warn_unreachable_owners(module, conn, state, options['schemas'])
+        # The trees' partitions may live in any schema; the owner check reads the tracked schemas only.
+        if schemas:
+            warn_unreachable_owners(module, conn, state, schemas)
         return steps
     steps = event_trigger.plan_remove(state)
     if steps and not state['superuser'] and not state['provider_roles']:
@@ -426,13 +471,16 @@ def plan_trigger(module, conn, state, options):
 
 def report(module, state, options, progress, resets, kept):
     """exit_json with the tables changed, skipped and failed; fail_json when some stayed locked."""
-    if options['track'] is None:
+    if options['trigger'] is None:
         current = event_trigger.describe(state)
         present = current['state'] == 'present'
         tracked = (current.get('schemas') or []) if present else []
+        trees = (current.get('partition_trees') or []) if present else []
     else:
-        present = options['track']
-        tracked = options['schemas'] if present else []
+        schemas, tree_pairs = options['trigger']
+        present = bool(schemas or tree_pairs)
+        tracked = schemas
+        trees = [display_table(*pair) for pair in tree_pairs]
     before_tables, after_tables = progress.diff()
     result = dict(
         changed=bool(progress.queries),
@@ -444,8 +492,10 @@ def report(module, state, options, progress, resets, kept):
         tables_kept=sorted(change.label for change in kept),
         event_trigger='present' if present else 'absent',
         tracked_schemas=tracked,
+        tracked_partition_trees=trees,
     )
-    after_trigger = current if options['track'] is None else event_trigger.describe_wanted(tracked, present)
+    after_trigger = current if options['trigger'] is None \
+        else event_trigger.describe_wanted(tracked, present, options['trigger'][1])
     result_diff = diff(module, {'tables': before_tables, 'event_trigger': event_trigger.describe(state)},
                        {'tables': after_tables, 'event_trigger': after_trigger})
     if result_diff is not None:
@@ -467,12 +517,13 @@ def planned_resets(module, conn, state, rows, scope, options):
         return []
     args = {'publication': module.params['publication']}
     published = query_one(conn, published_query(conn.info.server_version), args)
-    if options['track'] is None:
+    if options['trigger'] is None:
         # The trigger stays as it is: the schemas it tracks now keep their FULL tables.
         current = event_trigger.describe(state)
         trigger_schemas = current.get('schemas') if current['state'] == 'present' else None
     else:
-        trigger_schemas = options['schemas'] if options['track'] else None
+        # The partitions of its trees are in scope already.
+        trigger_schemas = options['trigger'][0] or None
     return plan_resets(rows, scope, options['exclude'], published, trigger_schemas)
 
 

@@ -12,7 +12,7 @@ from ansible_run import run_module
 TRIGGER_FUNCTION_SQL = """
 CREATE FUNCTION public._bemi_set_replica_identity_func() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
--- bemi.postgresql event trigger v3
+-- bemi.postgresql event trigger v4
 -- bemi.postgresql tracked schemas: ["public"]
 DECLARE
   cmd record;
@@ -251,9 +251,9 @@ def test_healthy_database(pool, major):
         'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE')
     assert len(stale['problems']) == 2
 
-    # Our own earlier version (v1, before CREATE SCHEMA, SET SCHEMA and ATTACH PARTITION were covered): outdated.
+    # Our own earlier version (v3, before partition trees were tracked): outdated.
     cluster.query(TRIGGER_FUNCTION_SQL.split('CREATE PROCEDURE', maxsplit=1)[0].replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')
-                  .replace('event trigger v3', 'event trigger v2')
+                  .replace('event trigger v4', 'event trigger v3')
                   + 'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE', dbname='ready')
     old = report_of(info(cluster, 'ready', schemas=['public']))
     assert old['event_trigger']['up_to_date'] is False

@@ -21,7 +21,7 @@ TRIGGER_TAGS = ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA
 CREATE_TRIGGER = ('CREATE EVENT TRIGGER "_bemi_set_replica_identity_trigger" ON ddl_command_end '
                   "WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA', 'ALTER TABLE') "
                   'EXECUTE FUNCTION "public"."_bemi_set_replica_identity_func"()')
-MARKER = '-- bemi.postgresql event trigger v3'
+MARKER = '-- bemi.postgresql event trigger v4'
 REVOKE = 'REVOKE ALL ON PROCEDURE "public"."_bemi_set_replica_identity"() FROM PUBLIC'
 CREATE_PROCEDURE = 'CREATE OR REPLACE PROCEDURE "public"."_bemi_set_replica_identity"() LANGUAGE plpgsql AS'
 CREATE_FUNCTION = ('CREATE OR REPLACE FUNCTION "public"."_bemi_set_replica_identity_func"() RETURNS event_trigger '
@@ -374,7 +374,8 @@ def test_defect_bemi_manual_sql_adopted(db):
     assert queries[0].startswith(CREATE_PROCEDURE) and queries[1] == REVOKE and queries[2].startswith(CREATE_FUNCTION)
     assert queries[3:] == ['DROP EVENT TRIGGER "_bemi_set_replica_identity_trigger"', CREATE_TRIGGER]
     assert adopted['diff']['before']['event_trigger'] == {'state': 'present', 'ours': False, 'schemas': None,
-                                                          'tags': ['CREATE TABLE'], 'enabled': 'O'}
+                                                          'partition_trees': None, 'tags': ['CREATE TABLE'],
+                                                          'enabled': 'O'}
     snap = db.snapshot()
     assert [r[1] for r in snap['routines']] == ['_bemi_set_replica_identity', '_bemi_set_replica_identity_func']
     assert len(snap['event_triggers']) == 1

@@ -141,7 +141,19 @@ def test_dollar_tag_avoids_the_body():
 def test_describe():
     assert et.describe({'procedure': None, 'function': None, 'trigger': None}) == {'state': 'absent'}
     assert et.describe(installed()) == {'state': 'present', 'ours': True, 'schemas': ['app', 'public'],
-                                        'tags': sorted(et.TAGS), 'enabled': 'O'}
+                                        'partition_trees': None, 'tags': sorted(et.TAGS), 'enabled': 'O'}
+    trees = installed(function=routine('f', BODY_F + et.trees_line([('Sales', 'Events')]) + '\n', 'event_trigger'))
+    assert et.describe(trees)['partition_trees'] == ['"Sales"."Events"']
+    assert et.describe_wanted([], True, [('public', 'events')])['partition_trees'] == ['public.events']
+
+
+def test_trees_line_round_trip():
+    line = et.trees_line([('public', 'events'), ('app', "we'ird")])
+    assert line == '-- bemi.postgresql tracked partition trees: [["app", "we\'ird"], ["public", "events"]]'
+    assert et.parse_trees_line('x\n' + line + '\ny') == [('app', "we'ird"), ('public', 'events')]
+    assert et.parse_trees_line(et.trees_line([])) == []
+    assert et.parse_trees_line('-- bemi.postgresql tracked partition trees: [["only"]]') is None
+    assert et.parse_trees_line('BEGIN END') is None
 
 
 def test_privilege_problem_has_hints():

@@ -12,9 +12,11 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.replica_identity i
     identity_diff,
     parse_schemas,
     parse_tables,
+    partition_trees,
     plan_identities,
     plan_resets,
     resolve_scope,
+    trigger_scope,
 )
 
 
@@ -158,3 +160,22 @@ def test_split_published_keeps_full_where_another_publication_needs_it():
     assert go == [changes[0], changes[2]] and kept == [changes[1]]
     go, kept = split_published(changes, {'all_tables': True, 'tables': []})
     assert go == [changes[2]] and kept == changes[:2]
+
+
+def test_partition_trees_are_the_listed_partitioned_tables_in_scope():
+    tables = [('public', 'events'), ('app', 'orders'), ('app', 'events_2024')]
+    scope, dummy = resolve_scope(ROWS, SCHEMAS, tables, ['public'], [])
+    assert partition_trees(ROWS, tables, scope) == [('app', 'events_2024'), ('public', 'events')]
+    # An excluded tree is not tracked either; no list, no trees (the trigger tracks schemas then).
+    scope, dummy = resolve_scope(ROWS, SCHEMAS, tables, ['public'], [('app', 'events_2024')])
+    assert partition_trees(ROWS, tables, scope) == [('public', 'events')]
+    assert partition_trees(ROWS, [], scope) == []
+
+
+def test_trigger_scope():
+    trees = [('public', 'events')]
+    assert trigger_scope(None, ['public'], trees) is None
+    assert trigger_scope(True, ['public'], trees) == (['public'], trees)
+    # Without track_new_tables, the trees alone; nothing at all removes the trigger.
+    assert trigger_scope(False, ['public'], trees) == ([], trees)
+    assert trigger_scope(False, ['public'], []) == ([], [])
