@@ -55,12 +55,14 @@ CODES = {
     'table_without_replica_identity': PROBLEM,
     'table_unlogged': NOTE,
     'schema_missing': NOTE,
+    'listed_table_missing': PROBLEM,
     # event trigger
     'event_trigger_missing': PROBLEM,
     'event_trigger_disabled': PROBLEM,
     'event_trigger_replica_only': PROBLEM,
     'event_trigger_outdated': PROBLEM,
     'event_trigger_schemas_not_covered': PROBLEM,
+    'event_trigger_partitions_not_covered': PROBLEM,
     'event_trigger_owner_cannot_alter': PROBLEM,
     'event_trigger_owner_not_superuser': NOTE,
     # role
@@ -70,6 +72,7 @@ CODES = {
     'role_no_connect': PROBLEM,
     'role_no_replication': PROBLEM,
     'role_cannot_select': PROBLEM,
+    'role_cannot_select_listed': NOTE,
     'role_noinherit': NOTE,
     'role_bypassrls': NOTE,
     # the network between Bemi and the server

@@ -13,6 +13,7 @@ derive; every rule is unit-tested with hand-made fact dicts.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
@@ -95,9 +96,14 @@ def publication_query(server_version):
     )
 
 
+# Which tables are tracked: those of the tracked schemas or, in list mode (the tables option),
+# the listed tables and their partitions at every level (the column keeps its name, in_schemas).
+_IN_SCOPE = ("(CASE WHEN %(list_mode)s THEN c.oid IN (SELECT oid FROM listed_tree) "
+             "ELSE n.nspname = ANY(%(schemas)s) OR (%(all_schemas)s AND " + USER_SCHEMA_CONDITION + ") END)")
+
 # Published relations (pg_publication_tables resolves ALL TABLES, schemas and
 # partition roots), expanded to their partitions, plus every ordinary or
-# partitioned table of the tracked schemas: one row per relation to judge.
+# partitioned table in scope (_IN_SCOPE): one row per relation to judge.
 TABLES_QUERY = (
     "WITH pub AS ("
     " SELECT c.oid FROM pg_publication_tables pt"
@@ -105,6 +111,9 @@ TABLES_QUERY = (
     " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename"
     " WHERE pt.pubname = %(publication)s), "
     "published AS (SELECT oid FROM pub UNION SELECT t.relid FROM pub, pg_partition_tree(pub.oid) t), "
+    "listed AS (SELECT c.oid FROM json_array_elements(%(listed)s::json) l(pair) "
+    " JOIN pg_namespace n ON n.nspname = l.pair->>0 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = l.pair->>1), "
+    "listed_tree AS (SELECT oid FROM listed UNION SELECT t.relid FROM listed, pg_partition_tree(listed.oid) t), "
     "role AS (SELECT oid FROM pg_roles WHERE rolname = %(role)s), "
     "trigger_owner AS (SELECT f.proowner AS oid FROM pg_event_trigger e JOIN pg_proc f ON f.oid = e.evtfoid "
     " WHERE e.evtname = %(trigger)s) "
@@ -116,19 +125,34 @@ TABLES_QUERY = (
     "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_primary_key, "
     "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident) AS has_identity_index, "
     "c.oid IN (SELECT oid FROM published) AS published, "
-    "(n.nspname = ANY(%(schemas)s) OR (%(all_schemas)s AND " + USER_SCHEMA_CONDITION + ")) AS in_schemas, "
+    + _IN_SCOPE + " AS in_schemas, "
     "CASE WHEN c.oid IN (SELECT oid FROM published) THEN "
     " has_table_privilege((SELECT oid FROM role), c.oid, 'SELECT') END AS role_can_select "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' "
     "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
     " AND d.objid = c.oid AND d.deptype = 'e') "
-    "AND (c.oid IN (SELECT oid FROM published) "
-    " OR n.nspname = ANY(%(schemas)s) OR (%(all_schemas)s AND " + USER_SCHEMA_CONDITION + ")) "
+    "AND (c.oid IN (SELECT oid FROM published) OR " + _IN_SCOPE + ") "
     "ORDER BY 1, 2"
 )
 
 SCHEMAS_QUERY = "SELECT nspname::text AS name FROM pg_namespace WHERE nspname = ANY(%s)"
+
+# List mode: each listed table as it is (kind null when it does not exist as a table), with the
+# partitioned tables it belongs to, itself included (for the event trigger's partition trees), and
+# the schema of its partition root (the trigger's schemas cover a partition by its root).
+LISTED_QUERY = (
+    "SELECT l.pair->>0 AS schema, l.pair->>1 AS name, c.relkind::text AS kind, "
+    "(SELECT coalesce(json_agg(json_build_array(an.nspname, ac.relname)), '[]') "
+    " FROM pg_partition_ancestors(c.oid) a JOIN pg_class ac ON ac.oid = a.relid "
+    " JOIN pg_namespace an ON an.oid = ac.relnamespace) AS ancestors, "
+    "(SELECT rn.nspname::text FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace "
+    " WHERE r.oid = coalesce(pg_partition_root(c.oid), c.oid)) AS root_schema "
+    "FROM json_array_elements(%(listed)s::json) WITH ORDINALITY l(pair, i) "
+    "LEFT JOIN pg_namespace n ON n.nspname = l.pair->>0 "
+    "LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = l.pair->>1 AND c.relkind IN ('r', 'p') "
+    "ORDER BY l.i"
+)
 
 EVENT_TRIGGER_QUERY = (
     "SELECT e.evtname::text AS name, e.evtenabled::text AS enabled, e.evtevent::text AS event, "
@@ -238,12 +262,16 @@ def gather(conn, options):
                    publication_query(server['server_version_num']), (options['publication'],))
     facts['publication'] = None if rows is None else (publication_report(rows[0]) if rows else False)
 
-    schemas = [name for name in options['schemas'] if name != '*']
-    all_schemas = '*' in options['schemas']
+    listed = options.get('tables')
+    # List mode judges the listed tables only: schemas is not used.
+    schemas = [] if listed else [name for name in options['schemas'] if name != '*']
+    all_schemas = not listed and '*' in options['schemas']
     table_args = {'publication': options['publication'], 'role': options['role'], 'schemas': schemas,
-                  'all_schemas': all_schemas, 'trigger': event_trigger.TRIGGER}
+                  'all_schemas': all_schemas, 'trigger': event_trigger.TRIGGER, 'list_mode': bool(listed),
+                  'listed': json.dumps([list(pair) for pair in listed or []])}
     table_args.update(SYSTEM_SCHEMA_PARAMS)
     facts['tables'] = guarded(conn, notes, login, 'Tables', TABLES_QUERY, table_args)
+    facts['listed'] = query(conn, LISTED_QUERY, table_args) if listed else None
     existing = query(conn, SCHEMAS_QUERY, (schemas,)) if schemas else []
     facts['missing_schemas'] = sorted(set(schemas) - set(row['name'] for row in existing))
 
@@ -564,8 +592,16 @@ def qualifier_findings(publication, publication_name):
 
 
 def check_schemas(facts, options, report):
-    return [finding('schema_missing', schema, 'Schema %s (in the schemas option) does not exist in database %s.'
-                    % (quote_ident(schema), facts['database'])) for schema in facts['missing_schemas']]
+    found = [finding('schema_missing', schema, 'Schema %s (in the schemas option) does not exist in database %s.'
+                     % (quote_ident(schema), facts['database'])) for schema in facts['missing_schemas']]
+    missing = [display_table(row['schema'], row['name']) for row in facts.get('listed') or [] if row['kind'] is None]
+    if missing:
+        found.append(finding('listed_table_missing', options['publication'],
+                             'Listed %s %s not exist as a table in database %s, so Bemi gets no changes from %s.'
+                             % (tables_phrase(missing), 'does' if len(missing) == 1 else 'do',
+                                quote_ident(facts['database']), 'it' if len(missing) == 1 else 'them'),
+                             'create it, or take it out of the tables option (and the publication).'))
+    return found
 
 
 def check_tables(facts, options, report):
@@ -582,7 +618,7 @@ def check_tables(facts, options, report):
     report['tables_without_primary_key'] = sorted(
         display_table(t['schema'], t['name']) for t in tracked if not t['has_primary_key'])
     found = identity_findings([t for t in logged if t['published']], facts['publication'], options['publication'])
-    found.extend(coverage_findings(tables, facts['publication'], options['publication']))
+    found.extend(coverage_findings(tables, facts['publication'], options['publication'], bool(options.get('tables'))))
     return found
 
 
@@ -614,27 +650,28 @@ def has_have(names):
     return 'has' if len(names) == 1 else 'have'
 
 
-def coverage_findings(tables, publication, publication_name):
-    """Tables of the tracked schemas the publication leaves out; unlogged ones are a note."""
+def coverage_findings(tables, publication, publication_name, list_mode=False):
+    """Tables of the tracked schemas (list mode: the listed tables) the publication leaves out; unlogged ones are a note."""
     if not publication:
         return []
     found = []
     pub = quote_ident(publication_name)
+    scope = 'of the listed tables' if list_mode else 'of the tracked schemas'
     # Partitioned parents are covered through their partitions.
     candidates = [t for t in tables if t['in_schemas'] and not t['published'] and t['kind'] == 'r']
     unpublished = sorted(display_table(t['schema'], t['name']) for t in candidates if not t.get('unlogged'))
     unlogged = sorted(display_table(t['schema'], t['name']) for t in tables if t.get('unlogged') and t['in_schemas'])
     if unpublished:
         found.append(finding('table_not_published', publication_name,
-                             'Publication %s does not publish %s of the tracked schemas, so Bemi sees no changes '
-                             'there.' % (pub, tables_phrase(unpublished)),
+                             'Publication %s does not publish %s %s, so Bemi sees no changes there.'
+                             % (pub, tables_phrase(unpublished), scope),
                              'add them with bemi.postgresql.bemi_publication (ALTER PUBLICATION %s ADD TABLE ...), '
                              'or publish FOR ALL TABLES.' % pub))
     if unlogged:
         verb = 'is' if len(unlogged) == 1 else 'are'
         found.append(finding('table_unlogged', publication_name,
-                             'Unlogged %s of the tracked schemas %s never published (their changes are not written '
-                             'to the WAL), so Bemi sees no changes there.' % (tables_phrase(unlogged), verb),
+                             'Unlogged %s %s %s never published (their changes are not written to the WAL), so Bemi '
+                             'sees no changes there.' % (tables_phrase(unlogged), scope, verb),
                              'ALTER TABLE ... SET LOGGED if Bemi should track them.'))
     return found
 
@@ -642,19 +679,30 @@ def coverage_findings(tables, publication, publication_name):
 TRIGGER_FIX = 'bemi.postgresql.bemi_replica_identity with track_new_tables: true'
 
 
+PARTITIONS_FIX = ('bemi.postgresql.bemi_replica_identity with the same tables (it installs the trigger for the '
+                  'listed partitioned tables, also with track_new_tables: false)')
+
+
 def check_event_trigger(facts, options, report):
     trigger = facts['event_trigger']
     name = event_trigger.TRIGGER
+    # List mode: a table created later is not published, so no trigger is needed for it; only the partitions
+    # created later of a listed partitioned table are (they are published at once).
+    parted = [row for row in facts.get('listed') or [] if row['kind'] == 'p']
+    list_mode = facts.get('listed') is not None
     if trigger is None:
         report['event_trigger'] = None
         return []
     if trigger is False:
         report['event_trigger'] = {'present': False, 'enabled': None, 'up_to_date': None, 'tags': None,
-                                   'tracked_schemas': None, 'owner': None}
+                                   'tracked_schemas': None, 'tracked_partition_trees': None, 'owner': None}
+        if list_mode:
+            return partitions_not_covered(parted, name, 'does not exist')
         return [finding('event_trigger_missing', name, 'Event trigger %s does not exist, so tables created later do '
                         'not get REPLICA IDENTITY FULL.' % name, '%s installs it.' % TRIGGER_FIX)]
     up_to_date = event_trigger.is_ours(trigger['source'])
     tracked = parse_tracked_schemas(trigger['source']) if up_to_date else None
+    trees = event_trigger.parse_trees_line(trigger['source']) if up_to_date else None
     report['event_trigger'] = {
         'present': True,
         # Only O (ENABLE) and A (ENABLE ALWAYS) fire in ordinary sessions (session_replication_role = origin).
@@ -662,8 +710,16 @@ def check_event_trigger(facts, options, report):
         'up_to_date': up_to_date,
         'tags': sorted(trigger['tags'] or []),
         'tracked_schemas': tracked,
+        'tracked_partition_trees': None if trees is None else [display_table(*pair) for pair in trees],
         'owner': trigger.get('owner'),
     }
+    if list_mode:
+        if trigger['enabled'] not in ('O', 'A'):
+            return partitions_not_covered(parted, name, 'is not enabled for the application\'s sessions')
+        if not up_to_date:
+            return partitions_not_covered(parted, name, 'is outdated')
+        return partitions_not_covered([row for row in parted if not tree_covered(row, tracked, trees)], name,
+                                      'does not track them')
     found = []
     if trigger['enabled'] == 'D':
         found.append(finding('event_trigger_disabled', name, 'Event trigger %s is disabled, so tables created later '
@@ -686,6 +742,24 @@ def check_event_trigger(facts, options, report):
                                  'not %s.' % (name, ', '.join(tracked) or 'none', ', '.join(uncovered) or 'every schema'),
                                  '%s and the same schemas option.' % TRIGGER_FIX))
     return found
+
+
+def tree_covered(row, schemas, trees):
+    """Whether the trigger gives FULL to the partitions created later of the listed partitioned table ``row``:
+    it tracks the schema of its partition root, or the table itself or one of its ancestors as a tree."""
+    if '*' in (schemas or []) or row['root_schema'] in (schemas or []):
+        return True
+    return any(tuple(pair) in set(trees or []) for pair in row['ancestors'])
+
+
+def partitions_not_covered(parted, name, why):
+    if not parted:
+        return []
+    names = [display_table(row['schema'], row['name']) for row in parted]
+    return [finding('event_trigger_partitions_not_covered', name,
+                    'Listed partitioned %s: the partitions created later are published at once, but event trigger %s '
+                    '%s, so they stay without REPLICA IDENTITY FULL (and without a primary key their UPDATE and '
+                    'DELETE fail).' % (tables_phrase(names), name, why), '%s.' % PARTITIONS_FIX)]
 
 
 def check_trigger_owner(facts, options, report):
@@ -735,7 +809,14 @@ def check_role(facts, options, report):
         found.append(finding('role_no_replication', role_name, 'Role %s has no REPLICATION attribute (nor membership '
                              'in rds_replication), so it cannot stream changes.' % name,
                              'ALTER ROLE %s REPLICATION (bemi.postgresql.bemi_role with replication: true).' % name))
-    if cannot_select:
+    if cannot_select and options.get('tables'):
+        # A table list is Bemi's least-privilege mode: it streams their changes without SELECT.
+        found.append(finding('role_cannot_select_listed', role_name, 'Role %s cannot SELECT published %s: Bemi '
+                             'streams their changes without it, but cannot read the tables themselves.'
+                             % (name, tables_phrase(cannot_select)),
+                             'GRANT SELECT on them only if Bemi should read them (bemi.postgresql.bemi_role with '
+                             'tables, or bemi_grant_select: listed in the tracking role).'))
+    elif cannot_select:
         found.append(finding('role_cannot_select', role_name, 'Role %s cannot SELECT published %s, so Bemi cannot '
                              'read them.' % (name, tables_phrase(cannot_select)),
                              'GRANT SELECT on them (bemi.postgresql.bemi_role with their schemas).'))

@@ -44,9 +44,26 @@ options:
         publication coverage, replica identity and primary keys, together with every published table.
       - V(*) means every schema except the system ones.
       - Names are read as PostgreSQL reads them; quote mixed case, for example V('"Sales"').
+      - Not used with O(tables).
     type: list
     elements: str
     default: [public]
+  tables:
+    description:
+      - List mode, for a publication C(FOR TABLE) a list (as O(bemi.postgresql.bemi_publication#module:tables) makes
+        it). The tables as C(table) (in C(public)) or C(schema.table), quoted as in SQL for mixed case.
+      - Only these tables and their partitions (at every level) are judged, with every published table, instead of
+        the tables of O(schemas). The other tables are not published on purpose, so they are no
+        C(table_not_published).
+      - The choices of that least-privilege mode are not problems. No event trigger is needed for tables created
+        later (they are not published), except for the partitions created later of a listed partitioned table,
+        which are published at once (C(event_trigger_partitions_not_covered) when the trigger does not give them
+        FULL). A role without C(SELECT) on them is a note (C(role_cannot_select_listed)), since Bemi streams their
+        changes without it.
+      - A listed table that does not exist is a problem (C(listed_table_missing)).
+    type: list
+    elements: str
+    version_added: 0.3.0
   slot:
     description:
       - The replication slot Bemi uses. A missing slot is only a note, since Bemi creates it when it connects.
@@ -124,7 +141,9 @@ notes:
     a published table with a row filter or a column list (PostgreSQL 15 and newer);
     a published table without C(REPLICA IDENTITY FULL), or with no primary key and no replica identity
     (its UPDATE and DELETE fail); the event trigger missing, disabled or enabled only for replication sessions, outdated (such as Bemi's manual version),
-    not covering O(schemas), or its function owned by a role that cannot alter the tracked tables;
+    not covering O(schemas), or its function owned by a role that cannot alter the tracked tables; with O(tables),
+    a listed table missing, or the trigger not giving FULL to the partitions created later of a listed partitioned
+    table;
     the role missing, without LOGIN, with an expired password, without CONNECT on the database,
     without REPLICATION (or C(rds_replication)), or unable to SELECT a published table;
     O(slot) in another database or not a C(pgoutput) slot; a slot whose WAL was lost;
@@ -172,6 +191,12 @@ EXAMPLES = r"""
     blocking: >-
       {{ bemi.findings | selectattr('severity', 'eq', 'problem')
          | rejectattr('code', 'eq', 'table_not_published') | list }}
+
+- name: Readiness of a table list (FOR TABLE orders, events), as bemi_publication's tables make it
+  bemi.postgresql.bemi_info:
+    login_db: shop
+    tables: [orders, billing.events]
+  register: bemi
 
 - name: Read-only check as a monitoring role, with a tighter WAL budget
   bemi.postgresql.bemi_info:
@@ -416,11 +441,13 @@ event_trigger:
       disabled or enabled only for replication sessions (C(ENABLE REPLICA)), which is a problem either way.
     - C(up_to_date) is true when its function is this collection's current version.
     - C(tracked_schemas) lists the schemas it covers (V(*) for every schema); null when unknown.
+    - C(tracked_partition_trees) lists the partitioned tables whose partitions created later it covers, as
+      C(schema.table) (see O(bemi.postgresql.bemi_replica_identity#module:track_partitions)); null when unknown.
     - C(owner) is the role its function runs as (the function is SECURITY DEFINER).
   returned: always
   type: dict
   sample: {present: true, enabled: true, up_to_date: true, tags: [CREATE TABLE, CREATE TABLE AS, SELECT INTO],
-           tracked_schemas: [public], owner: postgres}
+           tracked_schemas: [public], tracked_partition_trees: [], owner: postgres}
 role:
   description:
     - The role Bemi connects with. C(cannot_select) lists the published tables it may not read (null when unknown).
@@ -552,9 +579,22 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     connection_argument_spec,
     run_with_connection,
 )
-from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name
+from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name, parse_table
 from ansible_collections.bemi.postgresql.plugins.module_utils.info import OptionError, assess, gather, parse_size
 from ansible_collections.bemi.postgresql.plugins.module_utils import probe
+
+
+def listed_tables(values):
+    """(schema, table) pairs, each once, in the order given; raises IdentifierError naming the option."""
+    pairs = []
+    for value in values:
+        try:
+            pair = parse_table(value)
+        except IdentifierError as exc:
+            raise IdentifierError('tables: %s' % exc)
+        if pair not in pairs:
+            pairs.append(pair)
+    return pairs
 
 
 def main():
@@ -563,6 +603,7 @@ def main():
         publication=dict(type='str', default='bemi'),
         role=dict(type='str', default='bemi'),
         schemas=dict(type='list', elements='str', default=['public']),
+        tables=dict(type='list', elements='str'),
         slot=dict(type='str', default='bemi'),
         max_retained_wal=dict(type='str', default='1GB'),
         probe=dict(type='bool', default=False),
@@ -581,6 +622,7 @@ def main():
             role=module.params['role'],
             slot=module.params['slot'],
             schemas=sorted(set(parse_name(name) for name in module.params['schemas'])),
+            tables=None if module.params['tables'] is None else listed_tables(module.params['tables']),
             max_retained_wal=parse_size(module.params['max_retained_wal']),
             sample_seconds=module.params['sample_seconds'],
         )
@@ -588,6 +630,9 @@ def main():
         module.fail_json(msg=str(exc), changed=False, queries=[])
     if not 0 <= options['sample_seconds'] <= 3600:
         module.fail_json(msg='sample_seconds must be between 0 (off) and 3600.', changed=False, queries=[])
+    if options['tables'] == []:
+        module.fail_json(msg='tables is an empty list; leave it out to judge the tables of schemas.', changed=False,
+                         queries=[])
     if not options['schemas']:
         module.fail_json(msg='schemas must name at least one schema (or * for all).', changed=False, queries=[])
     if module.params['probe_timeout'] < 1:

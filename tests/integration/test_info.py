@@ -14,6 +14,7 @@ CREATE FUNCTION public._bemi_set_replica_identity_func() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
 -- bemi.postgresql event trigger v4
 -- bemi.postgresql tracked schemas: ["public"]
+-- bemi.postgresql tracked partition trees: []
 DECLARE
   cmd record;
 BEGIN
@@ -200,7 +201,8 @@ def test_healthy_database(pool, major):
     assert real['tables_without_primary_key'] == ['public.log_only']
     assert real['event_trigger'] == {'present': True, 'enabled': True, 'up_to_date': True,
                                      'tags': ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO'],
-                                     'tracked_schemas': ['public'], 'owner': 'postgres'}
+                                     'tracked_schemas': ['public'], 'tracked_partition_trees': [],
+                                     'owner': 'postgres'}
     assert real['role'] == {'name': 'bemi', 'exists': True, 'login': True, 'replication': True,
                             'rds_replication': False, 'superuser': False, 'inherit': True, 'bypassrls': False,
                             'valid_until': None, 'expired': False, 'can_connect': True, 'cannot_select': []}
@@ -245,7 +247,8 @@ def test_healthy_database(pool, major):
     assert stale['ready'] is False
     assert stale['event_trigger'] == {'present': True, 'enabled': False, 'up_to_date': False,
                                       'tags': ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO'],
-                                      'tracked_schemas': None, 'owner': 'postgres'}
+                                      'tracked_schemas': None, 'tracked_partition_trees': None,
+                                      'owner': 'postgres'}
     has(stale['problems'], 'Event trigger _bemi_set_replica_identity_trigger is outdated', "Bemi's manual version")
     has(stale['problems'], 'Event trigger _bemi_set_replica_identity_trigger is disabled',
         'ALTER EVENT TRIGGER _bemi_set_replica_identity_trigger ENABLE')

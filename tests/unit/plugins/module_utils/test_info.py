@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -107,7 +108,8 @@ def test_healthy_is_ready():
     assert report['ready'] is True
     assert report['event_trigger'] == {'present': True, 'enabled': True, 'up_to_date': True,
                                        'tags': ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO'],
-                                       'tracked_schemas': ['public'], 'owner': 'postgres'}
+                                       'tracked_schemas': ['public'], 'tracked_partition_trees': None,
+                                       'owner': 'postgres'}
     assert report['role']['cannot_select'] == []
     assert report['findings'] == []
     assert report['server'] == {'in_recovery': False, 'version_num': 170006, 'cluster_name': '', 'min_wal_size_mb': None,
@@ -681,3 +683,52 @@ def test_network_findings_are_notes_with_the_fix():
     # Unknown (not readable): no finding.
     facts['listen_addresses'], facts['hba_rules'] = '*', None
     assert codes(run(facts)) == []
+
+
+def listed_row(name, kind='p', schema='public', ancestors=None, root_schema=None):
+    return {'schema': schema, 'name': name, 'kind': kind, 'ancestors': ancestors or [[schema, name]],
+            'root_schema': root_schema or schema}
+
+
+def test_list_mode_needs_the_trigger_only_for_listed_partitioned_tables():
+    facts = healthy()
+    facts['event_trigger'] = False
+    facts['listed'] = [listed_row('orders', kind='r')]
+    assert codes(run(facts, tables=[('public', 'orders')])) == []
+    facts['listed'].append(listed_row('events'))
+    report = run(facts, tables=[('public', 'orders'), ('public', 'events')])
+    assert codes(report) == ['event_trigger_partitions_not_covered']
+    assert 'public.events' in report['problems'][0] and 'does not exist' in report['problems'][0]
+
+
+def test_list_mode_trigger_covers_a_tree_by_itself_an_ancestor_or_the_root_schema():
+    # events_2024 is a listed sub-partitioned partition of public.events (root) and lives in parts.
+    row = listed_row('events_2024', schema='parts', ancestors=[['parts', 'events_2024'], ['public', 'events']],
+                     root_schema='public')
+    facts = healthy()
+    facts['listed'] = [row]
+    tables = [('parts', 'events_2024')]
+    for schemas, trees, covered in ((['public'], [], True), (['*'], [], True), (['parts'], [], False),
+                                    ([], [['parts', 'events_2024']], True), ([], [['public', 'events']], True),
+                                    ([], [['public', 'other']], False)):
+        facts['event_trigger']['source'] = '%s\n%s\n%s' % (
+            TRIGGER_MARKER, '-- bemi.postgresql tracked schemas: %s' % json.dumps(schemas),
+            '-- bemi.postgresql tracked partition trees: %s' % json.dumps(trees))
+        found = codes(run(facts, tables=tables))
+        assert found == ([] if covered else ['event_trigger_partitions_not_covered']), (schemas, trees)
+    # Disabled or outdated, it covers nothing.
+    facts['event_trigger']['enabled'] = 'D'
+    assert codes(run(facts, tables=tables)) == ['event_trigger_partitions_not_covered']
+
+
+def test_list_mode_missing_select_is_a_note_and_missing_tables_a_problem():
+    facts = healthy()
+    facts['tables'] = [table('orders', can_select=False)]
+    facts['listed'] = [listed_row('orders', kind='r'), listed_row('gone', kind=None)]
+    report = run(facts, tables=[('public', 'orders'), ('public', 'gone')])
+    assert codes(report, 'note') == ['role_cannot_select_listed']
+    assert codes(report, 'problem') == ['listed_table_missing']
+    assert 'public.gone' in report['problems'][0]
+    # Without tables (gather reads no listed rows then), missing SELECT is a problem again.
+    facts['listed'] = None
+    assert codes(run(facts), 'problem') == ['role_cannot_select']
