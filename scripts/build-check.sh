@@ -16,7 +16,7 @@ test -f "$work/collections/ansible_collections/bemi/postgresql/plugins/modules/b
 # Only what users run: no tests, build output, caches, benchmarks, Molecule scenarios or dev scripts.
 listing=$(tar -tzf "$tarball" | sed 's|^\./||')
 unwanted=$(echo "$listing" \
-  | grep -E '^(tests|dist|\.cache|\.venv|bench|extensions|scripts)(/|$)|(^|/)__pycache__/|^(Makefile|noxfile\.py|requirements-(dev|psycopg3|patroni)\.txt)$' || true)
+  | grep -E '^(tests|dist|\.cache|\.venv|bench|extensions|scripts)(/|$)|(^|/)__pycache__/|^(Makefile|noxfile\.py|requirements-(dev|demo|psycopg3|patroni)\.txt)$' || true)
 if [ -n "$unwanted" ]; then
   echo "the tarball contains files users do not run:" >&2
   echo "$unwanted" | head -20 >&2

@@ -3,7 +3,8 @@
 """`make demo`: the collection on a throwaway PostgreSQL, from dry run to a decoded change.
 
 1. starts a throwaway server (Debian's PostgreSQL 15, else the embedded npm build)
-   on a free port, in a temporary directory: a server you already run is never touched;
+   on a free port (or --port, refused when taken), in a temporary directory: a server
+   you already run is never touched;
 2. creates a small app database;
 3. rolls bemi.postgresql.rollout over it with --check --diff, for real, and again;
 4. prints the bemi_info readiness report as a short summary, with the steps of its
@@ -12,14 +13,20 @@
    decoded change with its full "before" row, through a temporary slot;
 6. writes the fleet report (bemi.postgresql.report) for its server into bemi-report/;
 7. stops and removes the server, also on Ctrl-C or an error, and prints the report's path.
+
+`--preflight` (run by make before it builds the demo's venv, with any Python 3) only checks
+that the port is free and that a PostgreSQL can be had, so a mistake costs no install.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,6 +83,29 @@ def recap(proc):
 
 def pick_major():
     return 15 if pgserver.debian_bindir(15) else 18
+
+
+def port_problem(port):
+    """Why the demo cannot use ``port``, or None. The server listens on 127.0.0.1 only."""
+    if not 1024 <= port <= 65535:
+        return 'PORT=%d is not a port the demo can use: give one from 1024 to 65535.' % port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(('127.0.0.1', port))
+        except OSError as exc:
+            return ('port %d on 127.0.0.1 is taken (%s): another server listens there. Give a free one '
+                    '(make demo PORT=<port>), or leave PORT out and the demo picks one.' % (port, exc.strerror))
+    return None
+
+
+def preflight(port):
+    """What would stop the demo before it installs anything: a taken port, no way to get a PostgreSQL."""
+    problems = [port_problem(port)] if port is not None else []
+    if not pgserver.debian_bindir(15) and not os.path.exists(os.path.join(pgserver.npm_bindir(18), 'postgres')) \
+            and not shutil.which('npm'):
+        problems.append("no PostgreSQL for the demo: install Debian's postgresql-15 (apt-get install postgresql-15), "
+                        'or npm, with which the demo fetches an embedded PostgreSQL 18.')
+    return [problem for problem in problems if problem]
 
 
 def write_inventory(workdir, cluster, password):
@@ -163,7 +193,10 @@ def decode_change(cluster):
     return changes
 
 
-def main():
+def main(port=None):
+    problems = preflight(port)
+    if problems:
+        raise SystemExit('\n'.join('demo: ' + problem for problem in problems))
     env = dict(os.environ)
     workdir = tempfile.mkdtemp(prefix='bemi-demo-')
     env.update({
@@ -188,7 +221,7 @@ def main():
     try:
         major = pick_major()
         step('Starting a throwaway PostgreSQL %d (wal_level = replica, as installed)' % major)
-        cluster = pgserver.Cluster(major, name='demo').init({'log_statement': "'none'"}).start()
+        cluster = pgserver.Cluster(major, name='demo', port=port).init({'log_statement': "'none'"}).start()
         print('  port %d, data in %s' % (cluster.port, cluster.data_dir))
         cluster.query('CREATE DATABASE app')
         cluster.query(APP_SQL, dbname='app')
@@ -245,5 +278,16 @@ def main():
     return 0
 
 
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description='make demo: the collection on a throwaway PostgreSQL.')
+    parser.add_argument('--port', type=int, help='the port of the throwaway server (default: a free one)')
+    parser.add_argument('--preflight', action='store_true', help='only check the port and that PostgreSQL can be had')
+    return parser.parse_args(argv)
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    ARGS = parse_args(sys.argv[1:])
+    if ARGS.preflight:
+        PROBLEMS = preflight(ARGS.port)
+        sys.exit('\n'.join('demo: ' + problem for problem in PROBLEMS) if PROBLEMS else 0)
+    sys.exit(main(ARGS.port))
