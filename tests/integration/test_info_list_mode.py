@@ -4,16 +4,31 @@ published) are not problems; what Bemi would miss still is."""
 
 from __future__ import annotations
 
+import itertools
 import os
 
+import pytest
+
 from ansible_run import run_module
-from test_replica_identity import Db, db, run  # noqa: F401 (db: fixture)
+from test_replica_identity import Db, run
+
+PREFIX = 'ilm'
+_counter = itertools.count()
 
 # What list mode must not report as problems when the list is set up as bemi_publication and
 # bemi_replica_identity set it up (the server-wide findings of the shared server are not about the list).
 LIST_CODES = {'table_not_published', 'event_trigger_missing', 'event_trigger_schemas_not_covered',
               'event_trigger_partitions_not_covered', 'role_cannot_select', 'table_identity_not_full',
               'table_without_replica_identity', 'listed_table_missing'}
+
+
+@pytest.fixture
+def db(pg):
+    """A database of its own on the major's shared server (event triggers are per database)."""
+    name = '%s_%d_%d' % (PREFIX, os.getpid(), next(_counter))
+    pg.query('CREATE DATABASE %s' % name)
+    yield Db(pg, name)
+    pg.query('DROP DATABASE %s WITH (FORCE)' % name)
 
 
 def info(db, **options):

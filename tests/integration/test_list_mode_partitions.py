@@ -4,12 +4,29 @@ Without it, the application's UPDATE and DELETE on a new partition of a table wi
 
 from __future__ import annotations
 
+import itertools
+import os
+
 import pytest
 
-from test_replica_identity import Db, assert_idempotent, check_then_apply, db, run  # noqa: F401 (db: fixture)
+from test_replica_identity import Db, assert_idempotent, check_then_apply
+
+PREFIX = 'lmp'
+_counter = itertools.count()
 
 # bemi_replica_identity as the tracking role calls it in list mode.
 LIST_MODE = dict(tables=['events'], schemas=['public'], track_new_tables=False, reset_unpublished=True)
+# The same, once the partitioned table has left the list.
+PLAIN_ONLY = dict(LIST_MODE, tables=['plain'])
+
+
+@pytest.fixture
+def db(pg):
+    """A database of its own on the major's shared server (event triggers are per database)."""
+    name = '%s_%d_%d' % (PREFIX, os.getpid(), next(_counter))
+    pg.query('CREATE DATABASE %s' % name)
+    yield Db(pg, name)
+    pg.query('DROP DATABASE %s WITH (FORCE)' % name)
 
 
 def dml(db, statement):
@@ -65,10 +82,10 @@ def test_new_partitions_of_a_listed_table_get_full(db, via_root):
 
     # The listed table leaves the list: the trigger has nothing left to track and goes.
     db.sql('ALTER PUBLICATION bemi SET TABLE public.plain')
-    gone = check_then_apply(db, **dict(LIST_MODE, tables=['plain']))
+    gone = check_then_apply(db, **PLAIN_ONLY)
     assert gone['event_trigger'] == 'absent' and gone['tracked_partition_trees'] == []
     assert db.snapshot()['event_triggers'] == []
-    assert_idempotent(db, **dict(LIST_MODE, tables=['plain']))
+    assert_idempotent(db, **PLAIN_ONLY)
 
 
 def test_trees_beside_tracked_schemas_and_opt_out(db):
