@@ -17,7 +17,7 @@ _counter = itertools.count()
 # bemi_replica_identity as the tracking role calls it in list mode.
 LIST_MODE = dict(tables=['events'], schemas=['public'], track_new_tables=False, reset_unpublished=True)
 # The same, once the partitioned table has left the list.
-PLAIN_ONLY = dict(LIST_MODE, tables=['plain'])
+PLAIN_ONLY = dict(tables=['plain'], schemas=['public'], track_new_tables=False, reset_unpublished=True)
 
 
 @pytest.fixture
