@@ -268,10 +268,9 @@ def profile_report(small, large, sizes, played):
     out.append('| task file | task | action | module | ran / results | seconds |')
     out.append('| --- | --- | --- | :---: | ---: | ---: |')
     for key, entry in sorted(small_tasks.items(), key=lambda item: -item[1]['seconds'])[:25]:
-        out.append('| %s | %s | %s | %s | %d / %d | %.2f |' % (key[0], key[1].replace('|', '/'), key[2],
-                                                                'yes' if is_module(key[2]) else '',
-                                                                entry['runs'] - entry['skipped'], entry['runs'],
-                                                                entry['seconds']))
+        row = (key[0], key[1].replace('|', '/'), key[2], 'yes' if is_module(key[2]) else '',
+               entry['runs'] - entry['skipped'], entry['runs'], entry['seconds'])
+        out.append('| %s | %s | %s | %s | %d / %d | %.2f |' % row)
     out.append('')
     out.append('What each further database adds (tasks of the %d-database re-run, minus the %d-database one, '
                'divided by %d):' % (high, low, high - low))
@@ -414,8 +413,8 @@ def main():
         out.extend(report_converged(rows, checks, ping, repeat, repeat_large))
         if first:
             out.append('First run of one database at wal_level replica, with its restart to logical: **%.1f s** '
-                       '(%.1f x ping, ping + %.1f s), %d tasks changed.' % (first[0], first[0] / ping, first[0] - ping,
-                                                                           first[1]))
+                       '(%.1f x ping, ping + %.1f s), %d tasks changed.'
+                       % (first[0], first[0] / ping, first[0] - ping, first[1]))
             out.append('')
         if fleet_result:
             total, changed, again, again_changed = fleet_result
