@@ -29,6 +29,8 @@ Environment (all optional):
   BENCH_ROLE_PROFILE_DATABASES  database counts profiled per task (default: the two smallest)
   BENCH_ROLE_PROFILE_OUT    where the profile's raw JSON lines are kept (default: not kept)
   BENCH_ROLE_TABLES         tables in each database (default 5)
+  BENCH_ROLE_TREE           a checkout whose collection is measured instead of this one (such as the role
+                            before a change, in a `git worktree`), by this benchmark
 A quick run:  BENCH_ROLE_DATABASES=1,3 BENCH_ROLE_REPEAT=1 BENCH_ROLE_FLEET=2 .venv/bin/python bench/role.py
 """
 
@@ -86,15 +88,23 @@ def ansible_bin(name):
 class Bench(object):
     """Runs Ansible with this tree's collection, a private temp directory and optional profiling."""
 
-    def __init__(self, work):
+    def __init__(self, work, tree=None):
         self.work = work
         self.tmp = os.path.join(work, 'ansible-tmp')
         os.makedirs(self.tmp)
         self.pings = []
+        self.collections = None
+        if tree:
+            # Another checkout's role (say, the one before a change), measured with this benchmark.
+            self.collections = os.path.join(work, 'collections')
+            os.makedirs(os.path.join(self.collections, 'ansible_collections', 'bemi'))
+            os.symlink(os.path.abspath(tree), os.path.join(self.collections, 'ansible_collections', 'bemi', 'postgresql'))
 
     def env(self, profile_file=None):
         env = ansible_env({'ANSIBLE_REMOTE_TEMP': self.tmp, 'ANSIBLE_LOCAL_TEMP': self.tmp,
                            'ANSIBLE_RETRY_FILES_ENABLED': 'false'})
+        if self.collections:
+            env['ANSIBLE_COLLECTIONS_PATH'] = self.collections
         # Not the test suite's result callback: only ours, and only when profiling.
         for name in ('ANSIBLE_CALLBACK_PLUGINS', 'ANSIBLE_CALLBACKS_ENABLED'):
             env.pop(name, None)
@@ -383,7 +393,8 @@ def main():
         raise SystemExit('unknown BENCH_ROLE_PARTS %s (known: %s)' % (sorted(unknown), ', '.join(PARTS)))
     work = tempfile.mkdtemp(prefix='bemi-bench-role-')
     os.chmod(work, 0o755)
-    bench = Bench(work)
+    tree = os.environ.get('BENCH_ROLE_TREE')
+    bench = Bench(work, tree)
     started = time.time()
     load_before = os.getloadavg()
     out = []
@@ -405,6 +416,7 @@ def main():
                        datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M'), time.time() - started, machine(),
                        major, ansible_core_version(), load_before[0], os.getloadavg()[0]))
         out.append('')
+        out.append('Collection: %s (commit %s).' % (tree or ROOT, commit_of(tree or ROOT)))
         out.append('`ansible localhost -m ping`: median %.2f s of %d samples spread over the run (%.2f-%.2f s).'
                    % (ping, len(bench.pings), min(bench.pings), max(bench.pings)))
         out.append('Each database has %d tables; every run is `ansible-playbook` of the role on one local host '
@@ -444,6 +456,14 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
         print('\n'.join(out))
+
+
+def commit_of(tree):
+    proc = subprocess.run(['git', '-C', tree, 'log', '-1', '--format=%h %s'], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, universal_newlines=True, check=False)
+    dirty = subprocess.run(['git', '-C', tree, 'status', '--porcelain', '--untracked-files=no'], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, universal_newlines=True, check=False).stdout.strip()
+    return (proc.stdout.strip()[:80] or '?') + (', with uncommitted changes' if dirty else '')
 
 
 def ansible_core_version():
