@@ -26,7 +26,8 @@ help:
 	@echo "make matrix        sanity, units, module and role smoke on ansible-core 2.16-2.21 (noxfile.py; SESSIONS=... narrows)"
 	@echo "make docs          regenerate docs/reference from the code"
 	@echo "make lint | docs-lint | sanity | units | build-check | ee-check"
-	@echo "make bench         benchmarks of the replica identity module and trigger (not part of make test)"
+	@echo "make bench         benchmarks of the replica identity module and trigger, and of the tracking role"
+	@echo "                   against ansible -m ping (not part of make test; BENCHES=role runs one)"
 
 $(BIN)/ansible: requirements-dev.txt requirements-demo.txt requirements-psycopg3.txt requirements-patroni.txt
 	$(PYTHON) -m venv $(VENV)
@@ -123,8 +124,11 @@ matrix: venv pg
 build-check: venv
 	scripts/build-check.sh
 
+# BENCHES=role (or identity) runs one of the two; each takes its knobs from the environment.
+BENCHES ?= identity role
 bench: pg
-	bench/run.sh
+	$(if $(filter identity,$(BENCHES)),bench/run.sh)
+	$(if $(filter role,$(BENCHES)),$(BIN)/python bench/role.py)
 
 clean:
 	rm -rf .cache/ansible-test .cache/collections tests/output *.tar.gz
