@@ -220,13 +220,13 @@ class CallbackModule(CallbackBase):
             self._write(path, summary)
 
     def _write(self, path, summary):
-        path = os.path.abspath(os.path.expanduser(path))
-        tmp = path + '.tmp'
+        # Written whole and then renamed, so a reader never sees half a summary.
+        tmp = os.path.expanduser(path) + '.tmp'
         try:
             with open(tmp, 'w') as handle:
                 json.dump(summary, handle, indent=2, sort_keys=True)
                 handle.write('\n')
-            os.replace(tmp, path)
+            os.replace(tmp, os.path.expanduser(path))
         except (IOError, OSError) as exc:
             self._display.warning('bemi.postgresql.rollout_summary could not write %s: %s' % (path, exc))
             return

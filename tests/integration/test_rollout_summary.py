@@ -83,6 +83,7 @@ def test_a_failed_batch_stops_the_rollout_and_the_summary_says_where(server):
     recap = proc.stdout[proc.stdout.index('PLAY RECAP'):proc.stdout.index('BEMI ROLLOUT SUMMARY')]
     assert re.search(r'later +: ok=\d+ +changed=0 +unreachable=0 +failed=0', recap), recap
     print(proc.stdout)
+    print(json.dumps(summary, indent=2, sort_keys=True))
 
 
 def test_an_unreachable_host_stops_the_rollout(server):
