@@ -41,10 +41,13 @@ import os
 import re
 
 from ansible import constants as C
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 OUTCOME_FACT = 'bemi_rollout_outcome'
 REASON_MAX = 240
+# How a done host's changes read: after a real run, and after a dry run (--check).
+WORDS = {False: {True: 'changed', False: 'unchanged'}, True: {True: 'would change', False: 'nothing to change'}}
 STATUSES = ('done', 'failed', 'unreachable', 'stopped', 'not_reached')
 HEADINGS = {
     'done': 'done',
@@ -68,15 +71,17 @@ def short_reason(result):
     return text if len(text) <= REASON_MAX else text[:REASON_MAX - 3].rstrip() + '...'
 
 
-def summarize(hosts, events):
+def summarize(hosts, events, check_mode=False):
     """Classify each host of the rollout.
 
     ``hosts``: every host a play of the run targeted, in order. ``events``: per host name a dict with
     ``outcome`` (the last ``bemi_rollout_outcome``, or None), ``changed`` (bool), ``failed``
     (``{task, reason}`` or None), ``unreachable`` (a reason or None) and ``stopped`` (its batch was cut
-    short while it ran). Returns ``{hosts: {name: {...}}, <status>: [names], restart_pending_not_allowed: [...]}``.
+    short while it ran). Returns ``{hosts: {name: {...}}, <status>: [names], restart_pending_not_allowed: [...],
+    check_mode}``.
     """
     summary = {status: [] for status in STATUSES}
+    summary['check_mode'] = bool(check_mode)
     summary['restart_pending_not_allowed'] = []
     summary['hosts'] = {}
     for name in hosts:
@@ -124,7 +129,7 @@ def render(summary):
         for name in names:
             entry = summary['hosts'][name]
             if status == 'done':
-                text = '%s (%s)' % (name, 'changed' if entry['changed'] else 'unchanged')
+                text = '%s (%s)' % (name, WORDS[summary.get('check_mode', False)][entry['changed']])
             elif status == 'failed':
                 text = '%s: [%s] %s' % (name, entry.get('task', ''), entry.get('reason', ''))
             elif status == 'unreachable':
@@ -210,7 +215,7 @@ class CallbackModule(CallbackBase):
                 event['failed'] = None
             if name not in self._hosts:
                 self._hosts.append(name)
-        summary = summarize(self._hosts, self._events)
+        summary = summarize(self._hosts, self._events, check_mode=context.CLIARGS.get('check', False))
         self._display.banner('BEMI ROLLOUT SUMMARY')
         for line, color in render(summary):
             self._display.display(line, color=color)

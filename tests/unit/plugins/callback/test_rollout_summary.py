@@ -68,6 +68,13 @@ def test_render_names_the_failed_task_and_leaves_out_empty_statuses():
                      'NOT REACHED (the rollout stopped before them; run it again) (1):', '  c']
 
 
+def test_a_dry_run_says_what_would_change():
+    summary = summarize(['a', 'b'], {'a': event(outcome=OUTCOME, changed=True), 'b': event(outcome=OUTCOME)},
+                        check_mode=True)
+    assert summary['check_mode'] is True
+    assert [line for line, _color in render(summary)] == ['done (2):', '  a (would change)', '  b (nothing to change)']
+
+
 def test_short_reason():
     assert short_reason({'msg': 'one\n   two  three'}) == 'one two three'
     assert short_reason({'stderr': 'sudo: not found\n'}) == 'sudo: not found'
