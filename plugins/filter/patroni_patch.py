@@ -147,6 +147,24 @@ def patroni_patch(config, wanted):
     return patch
 
 
+def patroni_unpatch(config, wanted):
+    """The merge patch that takes Bemi out of Patroni's dynamic configuration (teardown); empty when nothing is left.
+
+    ``wanted``: ``slot_name``, ``manage_pg_hba`` and ``hba_lines`` (Bemi's pg_hba lines). In a merge patch, null
+    deletes a key: Bemi's permanent slot goes; with ``manage_pg_hba``, Bemi's lines leave ``pg_hba``, in order.
+    """
+    if not isinstance(config, dict) or not isinstance(wanted, dict):
+        raise AnsibleFilterError('bemi.postgresql.patroni_unpatch: the configuration and wanted must be dicts')
+    patch = {}
+    if wanted['slot_name'] in (config.get('slots') or {}):
+        patch['slots'] = {wanted['slot_name']: None}
+    hba_now = (config.get('postgresql') or {}).get('pg_hba') or []
+    hba_bemi = wanted.get('hba_lines') or []
+    if _bool(wanted.get('manage_pg_hba')) and any(line in hba_bemi for line in hba_now):
+        patch['postgresql'] = {'pg_hba': [line for line in hba_now if line not in hba_bemi]}
+    return patch
+
+
 def patroni_keep_size_mb(config):
     """The WAL budget Patroni's configuration holds, in MB as PostgreSQL reads it; None when it holds none."""
     parameters = ((config or {}).get('postgresql') or {}).get('parameters') or {}
@@ -190,6 +208,7 @@ class FilterModule:
     def filters(self):
         return {
             'patroni_patch': patroni_patch,
+            'patroni_unpatch': patroni_unpatch,
             'patroni_needs_restart': patroni_needs_restart,
             'patroni_keep_size_mb': patroni_keep_size_mb,
             'patroni_coordinator': patroni_coordinator,

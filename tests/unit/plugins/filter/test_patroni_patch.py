@@ -16,6 +16,7 @@ from ansible_collections.bemi.postgresql.plugins.filter.patroni_patch import (
     patroni_needs_restart,
     patroni_patch,
     patroni_restarts,
+    patroni_unpatch,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.wal_budget import auto_keep_size_mb
 
@@ -215,7 +216,7 @@ def test_restarts_replicas_by_name_then_the_leader_only_of_the_run():
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {'patroni_patch', 'patroni_needs_restart', 'patroni_coordinator',
-                                             'patroni_restarts', 'patroni_keep_size_mb'}
+                                             'patroni_restarts', 'patroni_keep_size_mb', 'patroni_unpatch'}
 
 
 def test_keep_size_of_a_configuration():
@@ -223,3 +224,36 @@ def test_keep_size_of_a_configuration():
     assert patroni_keep_size_mb({'postgresql': {'parameters': {'max_slot_wal_keep_size': '1.5GB'}}}) == 1536
     assert patroni_keep_size_mb({'postgresql': {'parameters': {'max_slot_wal_keep_size': -1}}}) == -1
     assert patroni_keep_size_mb({}) is None
+
+
+# -- teardown: patroni_unpatch ------------------------------------------------
+def unwanted(**changes):
+    base = {'slot_name': 'bemi', 'manage_pg_hba': True, 'hba_lines': [HBA]}
+    base.update(changes)
+    return base
+
+
+def test_unpatch_takes_out_bemis_slot_and_hba_lines_only():
+    config = copy.deepcopy(FRESH)
+    config['slots'] = {'bemi': SLOT, 'other': {'type': 'physical'}}
+    config['postgresql']['pg_hba'] = [HBA, 'local all all trust', 'host all app 10.0.0.0/8 md5']
+    assert patroni_unpatch(config, unwanted()) == {
+        'slots': {'bemi': None},  # null deletes the key in a merge patch
+        'postgresql': {'pg_hba': ['local all all trust', 'host all app 10.0.0.0/8 md5']}}
+
+
+def test_unpatch_is_empty_when_nothing_of_bemi_is_left():
+    assert patroni_unpatch(copy.deepcopy(FRESH), unwanted()) == {}
+    assert patroni_unpatch(dict(FRESH, slots=None, postgresql={'pg_hba': None}), unwanted()) == {}
+
+
+def test_unpatch_leaves_pg_hba_alone_unless_managed():
+    config = dict(copy.deepcopy(FRESH), slots={'bemi': SLOT})
+    config['postgresql']['pg_hba'].append(HBA)
+    assert patroni_unpatch(config, unwanted(manage_pg_hba='false')) == {'slots': {'bemi': None}}
+    assert patroni_unpatch(config, unwanted(slot_name='cdc'))['postgresql']['pg_hba'] == FRESH['postgresql']['pg_hba']
+
+
+def test_unpatch_refuses_what_is_not_a_dict():
+    with pytest.raises(AnsibleFilterError, match='patroni_unpatch'):
+        patroni_unpatch(None, unwanted())
