@@ -185,7 +185,42 @@ def readiness_problems(findings, ignored=()):
     return sentences
 
 
+def preflight_refusals(results, host, version_num, login_user):
+    """One message naming every bemi_databases entry whose read-only check (bemi_publication in check
+    mode, looped over bemi_databases with index_var __bemi_i) refused, in the role's variables; '' if none."""
+    from ansible_collections.bemi.postgresql.plugins.filter.role_words import role_words
+
+    parts = []
+    for result in results or []:
+        if 'publication' in result:
+            continue
+        db = result.get('item') or {}
+        at = 'bemi_databases[%s]' % result.get('__bemi_i')
+        reason = result.get('reason') or ''
+        if result.get('connect_error') == 'unknown_database':
+            parts.append('%s.name: database %s does not exist (fix the name in bemi_databases, or create the'
+                         ' database first)' % (at, db.get('name')))
+        elif reason == 'version':
+            parts.append('%s.schemas: publishing schemas (FOR TABLES IN SCHEMA) needs PostgreSQL 15 or newer and this'
+                         ' server runs %d (list the tables in %s.tables instead, or leave out both to publish all'
+                         ' tables)' % (at, int(version_num) // 10000, at))
+        elif reason == 'missing':
+            parts.append('%s (%s): %s (fix %s.%s, or create them first)'
+                         % (at, db.get('name'), ', '.join(result.get('problems') or []), at,
+                            'tables' if db.get('tables') else 'schemas'))
+        elif reason == 'superuser':
+            parts.append('%s (%s): bemi_login_user %s is not a superuser, and publishing %s needs one (set'
+                         ' bemi_login_user to a superuser, or list the tables in %s.tables)'
+                         % (at, db.get('name'), login_user, 'schemas' if db.get('schemas') else 'all tables', at))
+        else:
+            parts.append('%s (%s): %s' % (at, db.get('name'), role_words(result.get('msg') or 'the check failed')))
+    if not parts:
+        return ''
+    return 'Nothing was changed on %s, because %s; no setting, role or database was touched.' % (host, '; '.join(parts))
+
+
 class FilterModule:
 
     def filters(self):
-        return {'database_scope': database_scope, 'readiness_problems': readiness_problems}
+        return {'database_scope': database_scope, 'readiness_problems': readiness_problems,
+                'preflight_refusals': preflight_refusals}

@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.bemi.postgresql.plugins.filter.database_scope import (
     FilterModule,
     database_scope,
+    preflight_refusals,
     readiness_problems,
 )
 
@@ -95,4 +96,34 @@ def test_readiness_problems_keep_only_what_blocks():
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {'database_scope', 'readiness_problems'}
+    assert set(FilterModule().filters()) == {'database_scope', 'readiness_problems', 'preflight_refusals'}
+
+
+def test_preflight_refusals_name_each_entry_in_the_roles_words():
+    results = [
+        {'__bemi_i': 0, 'item': {'name': 'shop', 'tables': ['t', 'nosuch']}, 'failed': True, 'reason': 'missing',
+         'problems': ['table public.nosuch does not exist']},
+        {'__bemi_i': 1, 'item': {'name': 'shpo'}, 'failed': True, 'connect_error': 'unknown_database'},
+        {'__bemi_i': 2, 'item': {'name': 'crm', 'schemas': ['s']}, 'failed': True, 'reason': 'version'},
+        {'__bemi_i': 3, 'item': {'name': 'ok'}, 'publication': {'name': 'bemi'}},
+        {'__bemi_i': 4, 'item': {'name': 'all'}, 'failed': True, 'reason': 'superuser'},
+        {'__bemi_i': 5, 'item': {'name': 'x'}, 'failed': True, 'msg': 'fix login_db'},
+    ]
+    message = preflight_refusals(results, 'db1', 140010, 'app')
+    assert message == (
+        'Nothing was changed on db1, because '
+        'bemi_databases[0] (shop): table public.nosuch does not exist (fix bemi_databases[0].tables, or create them'
+        ' first); '
+        'bemi_databases[1].name: database shpo does not exist (fix the name in bemi_databases, or create the database'
+        ' first); '
+        'bemi_databases[2].schemas: publishing schemas (FOR TABLES IN SCHEMA) needs PostgreSQL 15 or newer and this'
+        ' server runs 14 (list the tables in bemi_databases[2].tables instead, or leave out both to publish all'
+        ' tables); '
+        'bemi_databases[4] (all): bemi_login_user app is not a superuser, and publishing all tables needs one (set'
+        ' bemi_login_user to a superuser, or list the tables in bemi_databases[4].tables); '
+        'bemi_databases[5] (x): fix bemi_login_db (or the name in bemi_databases); '
+        'no setting, role or database was touched.')
+
+
+def test_no_refusal_is_no_message():
+    assert preflight_refusals([{'publication': None, 'item': {'name': 'a'}, '__bemi_i': 0}], 'db1', 150000, 'p') == ''
