@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 
 
@@ -18,7 +17,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         msg = self._task.args.get('msg')
-        if not isinstance(msg, string_types) or not msg.strip():
+        if not isinstance(msg, str) or not msg.strip():
             result.update(failed=True, msg='bemi_warn needs msg, the warning to give (a non-empty string).')
             return result
         text = ' '.join(msg.split())

@@ -31,9 +31,6 @@ attributes:
   idempotent:
     support: full
     description: Never reports a change.
-  action_group:
-    support: none
-    description: Not in C(group/bemi.postgresql.all), as it takes no connection options.
 """
 
 EXAMPLES = r"""
