@@ -143,6 +143,30 @@ def test_root_without_sudo_restarts_through_runuser(server):
     assert again.returncode == 0 and 'changed=0' in again.stdout, again.stdout
 
 
+def test_a_server_that_is_down_fails_at_once(server):
+    """No retries for a server that does not answer (only a Patroni member that may be restarting gets them)."""
+    server.stop()
+    try:
+        for check in (True, False):
+            proc = run_role(server, role_vars(server), check=check)
+            assert proc.returncode != 0, proc.stdout
+            assert 'FAILED - RETRYING' not in proc.stdout, proc.stdout
+            assert 'PostgreSQL on localhost cannot be read, so nothing was changed' in ' '.join(proc.stdout.split())
+    finally:
+        server.start()
+
+
+def test_a_refused_teardown_counts_no_change(server):
+    """Teardown's check-mode pre-pass counts nothing: refused there, the run reports changed=0."""
+    both = [{'name': 'shop'}, {'name': 'crm'}]
+    setup = run_role(server, role_vars(server, bemi_databases=both))
+    assert setup.returncode == 0, setup.stdout
+    # crm still grants to the role, so dropping it from shop alone is refused, before any change.
+    teardown = dict(role_vars(server), bemi_state='absent')
+    out = refused_twice(server, teardown)
+    assert 'changed=0' in out and 'crm' in out, out
+
+
 # -- pg_hba.conf: one marked block ---------------------------------------------------------------
 
 HARDENED_HBA = """\

@@ -15,8 +15,13 @@ MODULES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
     os.path.abspath(__file__)))))), 'plugins', 'modules')
 
 
+ACTIONS = os.path.join(os.path.dirname(MODULES), 'action')
+
+
 def module_files():
-    return sorted(name for name in os.listdir(MODULES) if name.endswith('.py') and not name.startswith('_'))
+    """The modules that run on the managed host: not the documentation of an action plugin (bemi_warn)."""
+    return sorted(name for name in os.listdir(MODULES) if name.endswith('.py') and not name.startswith('_')
+                  and not os.path.exists(os.path.join(ACTIONS, name)))
 
 
 def constructors(path):
