@@ -61,7 +61,7 @@ _value:
         C(tables) and C(schemas) (the others are left out, so that C(default(omit)) omits them).
       type: dict
     tables:
-      description: The listed tables (mode V(tables)), else empty (the modules then take O(_input.schemas)).
+      description: The listed tables (mode V(tables)), else empty (the modules then take RV(_value.schemas)).
       type: list
       elements: str
     schemas:
