@@ -86,6 +86,16 @@ options:
     elements: str
     choices: [insert, update, delete, truncate]
     default: [insert, update, delete, truncate]
+  slots_dropped_before:
+    description:
+      - In check mode only, the logical slots that an earlier task of the same run drops (and so, in check mode,
+        still exist), such as Bemi's slot dropped by M(bemi.postgresql.bemi_slot) in a teardown. With
+        O(state=absent) they are not warned about.
+      - A real run always reads the slots as they are.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
   publish_via_partition_root:
     description:
       - Publish changes of partitions as changes of their partitioned (root) table.
@@ -308,6 +318,7 @@ def main():
         operations=dict(type='list', elements='str', choices=['insert', 'update', 'delete', 'truncate'],
                         default=['insert', 'update', 'delete', 'truncate']),
         publish_via_partition_root=dict(type='bool', default=False),
+        slots_dropped_before=dict(type='list', elements='str', default=[]),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[['tables', 'schemas']])
@@ -370,10 +381,13 @@ def run(module, conn, scope, tables, schemas):
                              'Fix: run as a superuser, or publish a list of tables (tables), which needs '
                              'only ownership of those tables.' % (privileged, params['login_user'], name),
                          queries=[], reason='superuser')
-    if params['state'] == 'absent' and current is not None and row['slots']:
+    readers = row['slots']
+    if module.check_mode:
+        readers = [slot for slot in readers if slot not in params['slots_dropped_before']]
+    if params['state'] == 'absent' and current is not None and readers:
         module.warn('Logical replication slot(s) %s (pgoutput) in this database may still read publication %s; '
                     'once it is dropped, Bemi stops receiving changes and the slot fails on its next read.'
-                    % (', '.join(row['slots']), name))
+                    % (', '.join(readers), name))
 
     plan = Plan()
     # One transaction: a DROP and CREATE (change of scope) is never seen half done.
