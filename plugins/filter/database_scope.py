@@ -14,7 +14,8 @@ description:
     A database with neither C(tables) nor C(schemas) is published C(FOR ALL TABLES) (mode V(all)) and gets
     FULL identity and the trigger in every non-system schema; C(schemas) (mode V(schemas)) publishes and
     tracks those schemas; C(tables) (mode V(tables)) publishes and tracks those tables only, with no
-    schema-wide grant and no trigger unless O(track_new_tables) is true.
+    schema-wide grant and no trigger for new tables unless O(track_new_tables) is true (the modules still
+    give new partitions of a listed partitioned table FULL).
 author:
   - Bemi (@BemiHQ)
 options:
