@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_VERSIONS ?= 13,14,15,16,17,18
 export PG_VERSIONS
-# Two workers: the machine has two cores; tests of one major stay on one worker.
+# Two workers: the machine has two cores; with --dist loadgroup the tests of one module and one major
+# stay on one worker, longest first (tests/integration/conftest.py).
 PYTEST_WORKERS ?= 2
 COLLECTION_COPY := .cache/ansible-test/ansible_collections/bemi/postgresql
 # ansible-test keeps its venvs and its pip bootstrap under $HOME: keep ours in the tree.

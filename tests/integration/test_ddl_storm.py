@@ -36,7 +36,10 @@ WITHOUT_FULL = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = 
 
 
 @pytest.fixture
-def storm_server(pool, major):
+def storm_server(pool, major, monkeypatch):
+    # A new interpreter for each module run, as Ansible starts one: the storm must blow while the run works,
+    # and a forked run (ansible_run's fork server) can be over in 0.1 s.
+    monkeypatch.setenv('BEMI_TEST_FORKSERVER', '0')
     # Statement logging off: the storm would write hundreds of thousands of lines.
     cluster = pool.fresh(major, 'storm', {'log_statement': "'none'", 'log_min_messages': 'warning'})
     yield cluster
