@@ -4,16 +4,14 @@ published) are not problems; what Bemi would miss still is."""
 
 from __future__ import annotations
 
-import itertools
 import os
 
 import pytest
 
 from ansible_run import run_module
-from test_replica_identity import Db, run
+from test_replica_identity import own_database, run
 
 PREFIX = 'ilm'
-_counter = itertools.count()
 
 # What list mode must not report as problems when the list is set up as bemi_publication and
 # bemi_replica_identity set it up (the server-wide findings of the shared server are not about the list).
@@ -25,10 +23,7 @@ LIST_CODES = {'table_not_published', 'event_trigger_missing', 'event_trigger_sch
 @pytest.fixture
 def db(pg):
     """A database of its own on the major's shared server (event triggers are per database)."""
-    name = '%s_%d_%d' % (PREFIX, os.getpid(), next(_counter))
-    pg.query('CREATE DATABASE %s' % name)
-    yield Db(pg, name)
-    pg.query('DROP DATABASE %s WITH (FORCE)' % name)
+    yield from own_database(pg, PREFIX)
 
 
 def info(db, **options):

@@ -4,15 +4,12 @@ Without it, the application's UPDATE and DELETE on a new partition of a table wi
 
 from __future__ import annotations
 
-import itertools
-import os
 
 import pytest
 
-from test_replica_identity import Db, assert_idempotent, check_then_apply
+from test_replica_identity import assert_idempotent, check_then_apply, own_database
 
 PREFIX = 'lmp'
-_counter = itertools.count()
 
 # bemi_replica_identity as the tracking role calls it in list mode.
 LIST_MODE = dict(tables=['events'], schemas=['public'], track_new_tables=False, reset_unpublished=True)
@@ -23,10 +20,7 @@ PLAIN_ONLY = dict(tables=['plain'], schemas=['public'], track_new_tables=False, 
 @pytest.fixture
 def db(pg):
     """A database of its own on the major's shared server (event triggers are per database)."""
-    name = '%s_%d_%d' % (PREFIX, os.getpid(), next(_counter))
-    pg.query('CREATE DATABASE %s' % name)
-    yield Db(pg, name)
-    pg.query('DROP DATABASE %s WITH (FORCE)' % name)
+    yield from own_database(pg, PREFIX)
 
 
 def dml(db, statement):

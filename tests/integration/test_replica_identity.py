@@ -76,12 +76,17 @@ class Db(object):
         return self.scalar("SELECT prosrc FROM pg_proc WHERE oid = 'public._bemi_set_replica_identity_func()'::regprocedure")
 
 
-@pytest.fixture
-def db(pg):
-    name = 'ri_%d_%d' % (os.getpid(), next(_counter))
+def own_database(pg, prefix):
+    """A fixture's body: a new database on the major's shared server, dropped afterwards."""
+    name = '%s_%d_%d' % (prefix, os.getpid(), next(_counter))
     pg.query('CREATE DATABASE %s' % name)
     yield Db(pg, name)
     pg.query('DROP DATABASE %s WITH (FORCE)' % name)
+
+
+@pytest.fixture
+def db(pg):
+    yield from own_database(pg, 'ri')
 
 
 def run(db, check=False, **args):
