@@ -16,8 +16,7 @@ import sys
 import pytest
 
 from ansible_run import run_playbook
-
-PASSWORD = 'Rollout-S3cret-Passw0rd'
+from test_role_preflight import role_vars
 
 
 @pytest.fixture
@@ -31,16 +30,7 @@ def server(pool, major):
 
 def write_inventory(cluster, hosts):
     """``hosts``: (name, extra vars) in batch order."""
-    common = {
-        'ansible_connection': 'local',
-        'ansible_python_interpreter': sys.executable,
-        'bemi_login_unix_socket': cluster.socket_dir,
-        'bemi_login_port': cluster.port,
-        'bemi_password': PASSWORD,
-        'bemi_pg_ctl_log_file': cluster.log_file,
-        'bemi_verify_probe': False,
-        'bemi_databases': [{'name': 'shop'}],
-    }
+    common = role_vars(cluster, ansible_connection='local', ansible_python_interpreter=sys.executable)
     inventory = {'all': {'children': {'fleet': {'hosts': dict(hosts), 'vars': common}}}}
     path = os.path.join(cluster.base_dir, 'rollout-inventory.json')
     with open(path, 'w') as handle:
