@@ -28,7 +28,10 @@ def selected_majors():
 def pytest_generate_tests(metafunc):
     if 'major' in metafunc.fixturenames:
         params = []
-        for major in selected_majors():
+        majors = selected_majors()
+        if metafunc.definition.get_closest_marker('oldest_and_newest'):
+            majors = sorted({min(majors), max(majors)})
+        for major in majors:
             marks = []
             min_major = metafunc.definition.get_closest_marker('min_major')
             if min_major and major < min_major.args[0]:
@@ -84,6 +87,10 @@ def pytest_xdist_make_scheduler(config, log):
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'min_major(n): the test needs PostgreSQL n or newer')
+    # A role run (ansible-playbook) costs about 8 s of CPU: tests of the role whose outcome does not
+    # depend on the major run on the oldest and the newest selected one, which are on either side of
+    # every version gate (module_utils/versions.py); the modules' own tests run on every major.
+    config.addinivalue_line('markers', 'oldest_and_newest: run on the oldest and the newest selected major only')
     config.addinivalue_line('markers', "storm: the DDL storm test (deselect with -m 'not storm')")
 
 
