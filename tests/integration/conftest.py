@@ -45,7 +45,8 @@ def pytest_generate_tests(metafunc):
 # group is left alone on one worker at the end. A module not listed counts DEFAULT_TEST_SECONDS a test.
 TEST_SECONDS = {
     'test_role_preflight.py': 82, 'test_rollout_summary.py': 40, 'test_failover_slots.py': 29, 'test_report.py': 27,
-    'test_psycopg3.py': 14, 'test_ddl_storm.py': 14, 'test_slot.py': 11, 'test_wal_level.py': 11, 'test_role_secrets.py': 11,
+    'test_psycopg3.py': 14, 'test_ddl_storm.py': 14, 'test_slot.py': 11, 'test_wal_level.py': 11,
+    'test_role_secrets.py': 11,
     'test_role.py': 5, 'test_publication.py': 5, 'test_info.py': 5, 'test_connect_errors.py': 5,
     'test_probe.py': 4, 'test_hardening.py': 3, 'test_readiness.py': 2, 'test_replica_identity.py': 2,
 }
