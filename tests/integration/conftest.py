@@ -28,7 +28,10 @@ def selected_majors():
 def pytest_generate_tests(metafunc):
     if 'major' in metafunc.fixturenames:
         params = []
-        for major in selected_majors():
+        majors = selected_majors()
+        if metafunc.definition.get_closest_marker('oldest_and_newest'):
+            majors = sorted({min(majors), max(majors)})
+        for major in majors:
             marks = []
             min_major = metafunc.definition.get_closest_marker('min_major')
             if min_major and major < min_major.args[0]:
@@ -41,8 +44,9 @@ def pytest_generate_tests(metafunc):
 # machine): only their ratios matter. The scheduler starts the longest groups first, so that no long
 # group is left alone on one worker at the end. A module not listed counts DEFAULT_TEST_SECONDS a test.
 TEST_SECONDS = {
-    'test_role_preflight.py': 82, 'test_failover_slots.py': 29, 'test_report.py': 27, 'test_psycopg3.py': 14,
-    'test_ddl_storm.py': 14, 'test_slot.py': 11, 'test_wal_level.py': 11, 'test_role_secrets.py': 11,
+    'test_role_preflight.py': 82, 'test_rollout_summary.py': 40, 'test_failover_slots.py': 29, 'test_report.py': 27,
+    'test_psycopg3.py': 14, 'test_ddl_storm.py': 14, 'test_slot.py': 11, 'test_wal_level.py': 11,
+    'test_role_secrets.py': 11,
     'test_role.py': 5, 'test_publication.py': 5, 'test_info.py': 5, 'test_connect_errors.py': 5,
     'test_probe.py': 4, 'test_hardening.py': 3, 'test_readiness.py': 2, 'test_replica_identity.py': 2,
 }
@@ -84,6 +88,10 @@ def pytest_xdist_make_scheduler(config, log):
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'min_major(n): the test needs PostgreSQL n or newer')
+    # A role run (ansible-playbook) costs about 8 s of CPU: tests of the role whose outcome does not
+    # depend on the major run on the oldest and the newest selected one, which are on either side of
+    # every version gate (module_utils/versions.py); the modules' own tests run on every major.
+    config.addinivalue_line('markers', 'oldest_and_newest: run on the oldest and the newest selected major only')
     config.addinivalue_line('markers', "storm: the DDL storm test (deselect with -m 'not storm')")
 
 

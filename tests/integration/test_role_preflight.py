@@ -4,6 +4,11 @@ Each test gets a fresh server of its major (``wal_level = replica``, so the role
 alter wal_level and restart), runs the role with --check and for real, and compares a
 snapshot of everything the role could change (postgresql.auto.conf, roles,
 publications, replica identities, event triggers, pg_hba.conf, pending restarts).
+
+A role run costs about 8 s of CPU, so these tests run on the oldest and the newest selected
+major (13 and 18 by default), one on each side of every version gate (schemas from 15, failover
+slots from 17): what the role decides here reads the same facts on every major, and the modules
+under it are tested on every major by their own tests.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ PLAYBOOK = """\
 """
 PASSWORD = 'Preflight-S3cret-Passw0rd'
 DATABASES = ('shop', 'crm')
+pytestmark = pytest.mark.oldest_and_newest
 
 
 @pytest.fixture
