@@ -79,8 +79,8 @@ _value:
       type: bool
     grant:
       description: What the role may C(SELECT). C(schemas) and C(tables) as M(bemi.postgresql.bemi_role) takes
-        them; C(all_schemas) true means every non-system schema, whose names the caller reads from the
-        database (C(bemi_info)'s C(server.user_schemas)) and puts in place of C(schemas).
+        them; C(all_schemas) true means every non-system schema, and C(schemas) is then V(['*']), which
+        M(bemi.postgresql.bemi_role) resolves in the database.
       type: dict
     expected:
       description: Finding codes of C(bemi_info) that are choices of this scope, not problems (no trigger,
@@ -148,6 +148,7 @@ def database_scope(db, track_new_tables=None, grant_select='auto'):
     if grant_select != 'none':
         if mode == 'all':
             grant['all_schemas'] = True
+            grant['schemas'] = ['*']
         elif mode == 'schemas':
             grant['schemas'] = schemas
         elif grant_select == 'listed':

@@ -102,6 +102,9 @@ options:
       - The exact set of schemas in O(login_db) whose tables the role reads, written as in SQL;
         unquoted names fold to lower case, V('"MixedCase"') keeps its case.
       - An empty list revokes the role's read access in every schema of O(login_db) (except the O(tables)).
+      - V(['*']) means every non-system schema of O(login_db) (all but C(pg_catalog), C(information_schema) and
+        the C(pg_) schemas), as they are when the module runs; it cannot be combined with names. A schema named
+        C(*) is written V('"*"').
     type: list
     elements: str
     default: [public]
@@ -260,6 +263,7 @@ role:
       sample: true
 """
 
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import ALL_SCHEMAS, SYSTEM_SCHEMA_PARAMS, USER_SCHEMA_CONDITION
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     ConnectionModule,
     connection_argument_spec,
@@ -327,7 +331,7 @@ def main():
         check_role_name(params['name'])
         for other in (params['member_of'] or []) + (params['default_privileges_for'] or []):
             check_role_name(other, 'member_of and default_privileges_for entry')
-        schemas = unique(parse_name(text) for text in params['schemas'])
+        schemas = all_schemas(params['schemas']) or unique(parse_name(text) for text in params['schemas'])
         tables = unique(parse_table(text) for text in params['tables'])
     except (RoleError, IdentifierError) as exc:
         module.fail_json(msg=str(exc), queries=[])
@@ -335,6 +339,21 @@ def main():
         module.fail_json(msg='connection_limit must be -1 (no limit) or more.', queries=[])
 
     run_with_connection(module, lambda conn: run(module, conn, schemas, tables), 'Could not change role %s' % params['name'])
+
+
+def all_schemas(values):
+    """ALL_SCHEMAS when schemas is ['*'] (every user schema, listed once connected), else None."""
+    if ALL_SCHEMAS not in values:
+        return None
+    if len(values) > 1:
+        raise RoleError("schemas: '*' means every non-system schema and cannot be combined with names")
+    return ALL_SCHEMAS
+
+
+def user_schemas(conn):
+    """Every non-system schema of the database, by name."""
+    return query_one(conn, "SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}') AS names "
+                           "FROM pg_namespace n WHERE " + USER_SCHEMA_CONDITION, SYSTEM_SCHEMA_PARAMS)['names']
 
 
 def can_read_authid(conn):
@@ -348,6 +367,9 @@ def can_read_authid(conn):
 def run(module, conn, schemas, tables):
     params = module.params
     name = params['name']
+    if schemas == ALL_SCHEMAS:
+        # Listed here, in the connection that grants, so that no schema created in between is missed.
+        schemas = user_schemas(conn)
     readable = can_read_authid(conn)
     others = unique((params['member_of'] or []) + (params['default_privileges_for'] or []))
     facts = query_one(conn, role_query(readable), {'name': name, 'others': others})

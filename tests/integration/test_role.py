@@ -418,3 +418,29 @@ def test_listed_tables_least_privilege(server):
         assert 'public.nope, s2.t1 do not exist' in msg
     finally:
         drop(server, [db], ['bemi_l1'])
+
+
+def test_every_schema(server):
+    """schemas ['*']: every non-system schema, listed by the module in its own connection."""
+    db = 'every1'
+    server.query('CREATE DATABASE %s' % db)
+    try:
+        server.query('CREATE SCHEMA "Sales"; CREATE SCHEMA "*"; CREATE TABLE "Sales".t (id int)', dbname=db)
+        base = dict(server.connection_args(), login_db=db, name='bemi_e1', password=PASSWORD)
+        every = check_then_apply(server, dict(base, schemas=['*']), [db])
+        assert every['role']['schemas'] == ['*', 'Sales', 'public']
+        assert can_select(server, 'bemi_e1', '"Sales".t', db)
+        # The same as naming them all: nothing to change.
+        named = run_module('bemi_role', dict(base, schemas=['"*"', '"Sales"', 'public']))
+        assert named['changed'] is False and named['queries'] == []
+        # A schema created later is granted at the next run; a dropped one is simply not listed.
+        server.query('CREATE SCHEMA later; DROP SCHEMA "*"', dbname=db)
+        later = check_then_apply(server, dict(base, schemas=['*']), [db])
+        assert later['queries'][0] == 'GRANT USAGE ON SCHEMA "later" TO "bemi_e1"', later['queries']
+        assert later['role']['schemas'] == ['Sales', 'later', 'public']
+        assert run_module('bemi_role', dict(base, schemas=['*']))['changed'] is False
+        # '*' with names is a clear error, before any change.
+        message = refused(server, dict(base, schemas=['*', 'public']), [db])
+        assert "'*' means every non-system schema" in message, message
+    finally:
+        drop(server, [db], ['bemi_e1'])

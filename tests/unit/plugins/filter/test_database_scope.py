@@ -20,7 +20,7 @@ def test_all_tables_by_default():
     assert scope == {
         'name': 'app', 'mode': 'all', 'publication': {'all_tables': True}, 'tables': [], 'schemas': ['*'],
         'exclude': [], 'track_new_tables': True,
-        'grant': {'schemas': [], 'tables': [], 'all_schemas': True}, 'expected': [],
+        'grant': {'schemas': ['*'], 'tables': [], 'all_schemas': True}, 'expected': [],
     }
 
 
