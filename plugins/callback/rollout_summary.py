@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 name: rollout_summary
 type: aggregate
 short_description: End a bemi.postgresql.rollout run with the hosts done, failed and not reached
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - After the play recap of C(bemi.postgresql.rollout), lists every host of the rollout under one of
     C(done) (changed or unchanged), C(failed) (with the failing task and its reason), C(unreachable),

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: database_scope
 short_description: What the tracking role does in one database of bemi_databases, decided once
-version_added: 0.4.0
+version_added: 0.2.0
 description:
   - Turns one entry of C(bemi_databases) and the role's defaults into the scope that setup, teardown,
     verify and the fleet report all use, so that they cannot disagree.

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: patroni_patch
 short_description: The change Bemi needs in a Patroni cluster's dynamic configuration
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Returns the JSON merge patch for Patroni's C(PATCH /config) that makes its dynamic configuration ready for Bemi,
     with only what differs (an empty dict when nothing does). The rules are those of a server without Patroni.

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: pg_hba_block
 short_description: A pg_hba.conf with Bemi's lines as one marked block, placed so the administrator's reject rules still win
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Returns the text of a C(pg_hba.conf) with exactly O(lines) between Bemi's markers.
   - An existing block is replaced where it is (an administrator may move it); an empty O(lines) removes it.

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: restart_plan
 short_description: How the tracking role restarts one PostgreSQL cluster, decided from what the host showed
-version_added: 0.4.0
+version_added: 0.2.0
 description:
   - Decides the restart method of C(bemi_restart_method) (V(auto) takes the first that applies) from the
     server's facts, the platform layout (C(roles/tracking/vars/)) and what the host showed

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: role_words
 short_description: A module's message in the words of the tracking role (its variables, not module options)
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - The modules' messages name their own options (C(login_db), C(lock_timeout), C(probe_password)). Shown by
     the role C(bemi.postgresql.tracking), each is replaced by the role variable that sets it

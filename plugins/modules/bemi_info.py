@@ -63,7 +63,7 @@ options:
       - A listed table that does not exist is a problem (C(listed_table_missing)).
     type: list
     elements: str
-    version_added: 0.3.0
+    version_added: 0.2.0
   slot:
     description:
       - The replication slot Bemi uses. A missing slot is only a note, since Bemi creates it when it connects.
@@ -510,13 +510,13 @@ server:
     ssl:
       description: Whether the server accepts SSL connections (C(ssl = on)).
       type: bool
-      version_added: 0.3.0
+      version_added: 0.2.0
     conf_load_time:
       description:
         - When the server last read its configuration files (C(pg_conf_load_time()), seconds since the epoch).
           A C(pg_hba.conf) modified after it waits for a reload.
       type: float
-      version_added: 0.3.0
+      version_added: 0.2.0
   sample: {in_recovery: false, version_num: 170006, data_directory: /var/lib/postgresql/17/main,
            config_file: /etc/postgresql/17/main/postgresql.conf, hba_file: /etc/postgresql/17/main/pg_hba.conf,
            cluster_name: 17/main, role_exists: true, user_schemas: ['"Sales"', public]}

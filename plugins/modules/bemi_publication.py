@@ -95,7 +95,7 @@ options:
     type: list
     elements: str
     default: []
-    version_added: 0.3.0
+    version_added: 0.2.0
   publish_via_partition_root:
     description:
       - Publish changes of partitions as changes of their partitioned (root) table.

@@ -138,7 +138,7 @@ options:
         superuser), and run this module again after each new partition.
     type: bool
     default: true
-    version_added: 0.3.0
+    version_added: 0.2.0
   reset_unpublished:
     description:
       - With V(true) (and O(identity=full)), also set C(REPLICA IDENTITY DEFAULT) on every table, in any
@@ -164,7 +164,7 @@ options:
         O(reset_unpublished). The role C(bemi.postgresql.tracking) sets it on teardown.
     type: bool
     default: false
-    version_added: 0.3.0
+    version_added: 0.2.0
   publication:
     description:
       - The publication whose scope this run gives C(FULL) identity, for O(reset_unpublished); with
@@ -262,7 +262,7 @@ tables_kept:
   type: list
   elements: str
   sample: [public.audit_log]
-  version_added: 0.3.0
+  version_added: 0.2.0
 tables_failed:
   description: The tables that stayed locked after every retry and were not changed; the task then fails.
   returned: always
@@ -299,7 +299,7 @@ tracked_partition_trees:
   type: list
   elements: str
   sample: [public.events]
-  version_added: 0.3.0
+  version_added: 0.2.0
 diff:
   description:
     - With C(--diff), C(before) and C(after) each hold C(tables) (table -> identity, for the tables that change)

@@ -76,7 +76,7 @@ options:
       - The server's data directory, where O(max_slot_wal_keep_size=auto) measures the free space of C(pg_wal).
       - Defaults to the server's C(data_directory) setting, which needs a superuser or C(pg_read_all_settings).
     type: path
-    version_added: 0.3.0
+    version_added: 0.2.0
   share:
     description:
       - With O(max_slot_wal_keep_size=auto), how many PostgreSQL servers keep their C(pg_wal) on the same filesystem.
@@ -84,7 +84,7 @@ options:
       - The C(bemi.postgresql.tracking) role counts the servers of the play on each filesystem.
     type: int
     default: 1
-    version_added: 0.3.0
+    version_added: 0.2.0
   slots_dropped_before:
     description:
       - In check mode only, the logical slots that an earlier task of the same run drops (and so, in check mode,

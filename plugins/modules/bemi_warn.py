@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: bemi_warn
 short_description: Give a warning that Ansible shows as one, and that the task's result carries
-version_added: 0.4.0
+version_added: 0.2.0
 description:
   - Returns O(msg) as the task's C(warnings), so Ansible prints it as a warning (not a debug line that is
     easy to miss across a fleet) and a callback plugin or a C(register) can read it.
