@@ -23,6 +23,22 @@ USER_SCHEMA_CONDITION = ("(n.nspname::text <> ALL (%(system_schemas)s::text[]) "
                          "AND NOT pg_catalog.starts_with(n.nspname::text, %(system_prefix)s))")
 
 
+def user_schema_names(quoted=False):
+    """SQL (with SYSTEM_SCHEMA_PARAMS) whose one value is the array of every user schema's name, sorted."""
+    name = 'quote_ident(n.nspname)' if quoted else 'n.nspname::text'
+    return ("(SELECT coalesce(array_agg(" + name + " ORDER BY n.nspname), '{}') FROM pg_namespace n"
+            " WHERE " + USER_SCHEMA_CONDITION + ")")
+
+
+def means_all_schemas(values):
+    """True for a schemas option of ``['*']``; ValueError when ``'*'`` is combined with names."""
+    if ALL_SCHEMAS not in values:
+        return False
+    if len(values) != 1:
+        raise ValueError("schemas: '*' means every non-system schema and cannot be combined with names")
+    return True
+
+
 def is_system_schema(name):
     return name in SYSTEM_SCHEMAS or name.startswith(SYSTEM_SCHEMA_PREFIX)
 

@@ -23,7 +23,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
     query_one,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils import event_trigger
-from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYSTEM_SCHEMA_PARAMS, USER_SCHEMA_CONDITION
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import SYSTEM_SCHEMA_PARAMS, USER_SCHEMA_CONDITION, user_schema_names
 from ansible_collections.bemi.postgresql.plugins.module_utils.findings import finding, summarize
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import display_table, quote_ident
 from ansible_collections.bemi.postgresql.plugins.module_utils.publication import (
@@ -74,8 +74,7 @@ SERVER_QUERY = (
     "(SELECT setting::bigint FROM pg_settings WHERE name = 'min_wal_size') AS min_wal_size_mb, "
     # Patroni's own sessions (heartbeat, REST API) name themselves; other roles see application_name too.
     "EXISTS (SELECT 1 FROM pg_stat_activity WHERE starts_with(application_name, 'Patroni')) AS patroni, "
-    "(SELECT coalesce(array_agg(quote_ident(n.nspname) ORDER BY n.nspname), '{}') FROM pg_namespace n "
-    " WHERE " + USER_SCHEMA_CONDITION + ") AS user_schemas"
+    + user_schema_names(quoted=True) + " AS user_schemas"
 )
 
 

@@ -17,6 +17,7 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import (
     SYSTEM_SCHEMA_PARAMS,
     USER_SCHEMA_CONDITION,
     is_system_schema,
+    means_all_schemas,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import query
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan
@@ -144,10 +145,11 @@ def read_tables(conn):
 def parse_schemas(values):
     """``['*']`` or sorted exact schema names; raises ScopeError."""
     values = list(values or ['public'])
-    if ALL_SCHEMAS in values:
-        if len(values) != 1:
-            raise ScopeError("schemas: '*' means every non-system schema and cannot be combined with names")
-        return [ALL_SCHEMAS]
+    try:
+        if means_all_schemas(values):
+            return [ALL_SCHEMAS]
+    except ValueError as exc:
+        raise ScopeError(str(exc))
     names = []
     for value in values:
         try:

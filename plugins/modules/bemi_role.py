@@ -263,7 +263,7 @@ role:
       sample: true
 """
 
-from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import ALL_SCHEMAS, SYSTEM_SCHEMA_PARAMS, USER_SCHEMA_CONDITION
+from ansible_collections.bemi.postgresql.plugins.module_utils.catalog import ALL_SCHEMAS, SYSTEM_SCHEMA_PARAMS, means_all_schemas, user_schema_names
 from ansible_collections.bemi.postgresql.plugins.module_utils.connection import (
     ConnectionModule,
     connection_argument_spec,
@@ -343,17 +343,15 @@ def main():
 
 def all_schemas(values):
     """ALL_SCHEMAS when schemas is ['*'] (every user schema, listed once connected), else None."""
-    if ALL_SCHEMAS not in values:
-        return None
-    if len(values) > 1:
-        raise RoleError("schemas: '*' means every non-system schema and cannot be combined with names")
-    return ALL_SCHEMAS
+    try:
+        return ALL_SCHEMAS if means_all_schemas(values) else None
+    except ValueError as exc:
+        raise RoleError(str(exc))
 
 
 def user_schemas(conn):
     """Every non-system schema of the database, by name."""
-    return query_one(conn, "SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}') AS names "
-                           "FROM pg_namespace n WHERE " + USER_SCHEMA_CONDITION, SYSTEM_SCHEMA_PARAMS)['names']
+    return query_one(conn, 'SELECT ' + user_schema_names() + ' AS names', SYSTEM_SCHEMA_PARAMS)['names']
 
 
 def can_read_authid(conn):
