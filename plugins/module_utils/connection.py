@@ -208,14 +208,21 @@ def run_with_connection(module, work, failure):
     """
     conn = connect(module)
     try:
+        return run_on(module, conn, work, failure)
+    finally:
+        conn.close()
+
+
+def run_on(module, conn, work, failure):
+    """Call ``work(conn)`` on an open connection, and turn errors into clear failures (see run_with_connection)."""
+    try:
         return work(conn)
     except PlanError as exc:
         module.fail_json(msg='%s: %s' % (failure, exc.message), queries=exc.executed)
     except DatabaseError as exc:
         lost = {'connect_error': CONNECTION_LOST, 'connect_error_transient': True} if connection_lost(conn, exc) else {}
         module.fail_json(msg='PostgreSQL error: %s' % error_text(exc), queries=[], **lost)
-    finally:
-        conn.close()
+    return None
 
 
 # The code of a connection the server cut mid-query (a restart or shutdown, such as Patroni's):

@@ -40,7 +40,26 @@ def test_the_modules_are_found():
     assert 'bemi_slot.py' in module_files() and len(module_files()) >= 7
 
 
+def calls(path):
+    """The names of the functions the module calls."""
+    with open(path) as handle:
+        tree = ast.parse(handle.read(), path)
+    return set(node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name))
+
+
 @pytest.mark.parametrize('name', module_files())
 def test_module_is_a_connection_module(name):
-    assert constructors(os.path.join(MODULES, name)) == {'ConnectionModule'}, (
+    path = os.path.join(MODULES, name)
+    # A step's module (bemi_role, ...) is built by database_step.run_module; bemi_databases by DatabasesModule.
+    built = constructors(path) or ({'run_module'} & calls(path))
+    assert built and built <= {'ConnectionModule', 'DatabasesModule', 'run_module'}, (
         '%s must build its module with connection.ConnectionModule, which masks connection secrets' % name)
+
+
+def test_the_shared_builders_are_connection_modules():
+    from ansible_collections.bemi.postgresql.plugins.module_utils.connection import ConnectionModule
+    from ansible_collections.bemi.postgresql.plugins.module_utils.database_step import DatabasesModule
+
+    assert issubclass(DatabasesModule, ConnectionModule)
+    path = os.path.join(os.path.dirname(MODULES), 'module_utils', 'database_step.py')
+    assert constructors(path) == {'ConnectionModule'}
