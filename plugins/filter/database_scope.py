@@ -91,6 +91,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import (
     IdentifierError,
@@ -176,6 +177,32 @@ def database_scope(db, track_new_tables=None, grant_select='auto'):
     }
 
 
+def database_steps(databases, track_new_tables=None, grant_select='auto', user='bemi', password='',
+                   update_password='always', default_privileges_for=(), publication='bemi', lock_timeout='2s',
+                   lock_retries=5, reset_unpublished=False):
+    """The options of bemi.postgresql.bemi_databases that set up every database of bemi_databases, each by its
+    database_scope: the shared ones (the role, the publication's name, the locks) and each database's own."""
+    entries = []
+    for db in databases or []:
+        scope = database_scope(db, track_new_tables, grant_select)
+        entries.append({
+            'name': scope['name'],
+            'role': {'schemas': scope['grant']['schemas'], 'tables': scope['grant']['tables']},
+            'publication': dict(scope['publication']),
+            # A table list, else the schemas ('*' for every one); null options keep bemi_databases' defaults.
+            'replica_identity': {'tables': scope['tables'] or None, 'schemas': scope['schemas'],
+                                 'exclude': scope['exclude'], 'track_new_tables': scope['track_new_tables']},
+        })
+    return {
+        'role': {'name': user, 'password': password or None, 'update_password': update_password,
+                 'default_privileges_for': list(default_privileges_for) or None, 'state': 'present'},
+        'publication': {'name': publication, 'state': 'present'},
+        'replica_identity': {'identity': 'full', 'publication': publication, 'lock_timeout': lock_timeout,
+                             'retries': int(lock_retries), 'reset_unpublished': boolean(reset_unpublished, strict=False)},
+        'databases': entries,
+    }
+
+
 def readiness_problems(findings, ignored=()):
     """The problems of a bemi_info run that are not ignored, each as one sentence with its fix."""
     sentences = []
@@ -187,35 +214,38 @@ def readiness_problems(findings, ignored=()):
     return sentences
 
 
-def preflight_refusals(results, host, version_num, login_user):
-    """One message naming every bemi_databases entry whose read-only check (bemi_publication in check
-    mode, looped over bemi_databases with index_var __bemi_i) refused, in the role's variables; '' if none."""
+def preflight_refusals(entries, databases, host, version_num, login_user):
+    """One message naming every bemi_databases entry whose read-only check (bemi_databases in check mode, whose
+    ``databases`` result has one entry per database, in order) refused, in the role's variables; '' if none."""
     from ansible_collections.bemi.postgresql.plugins.filter.role_words import role_words
 
     parts = []
-    for result in results or []:
-        if 'publication' in result:
+    for index, entry in enumerate(entries or []):
+        if not entry.get('failed'):
             continue
-        db = result.get('item') or {}
-        at = 'bemi_databases[%s]' % result.get('__bemi_i')
+        db = databases[index] if index < len(databases or []) else {'name': entry.get('name')}
+        # The failed step's own result (under its name) carries its reason.
+        result = entry.get(entry.get('failed_step')) or {}
+        at = 'bemi_databases[%s]' % index
         reason = result.get('reason') or ''
+        publication = entry.get('failed_step') == 'publication'
         if result.get('connect_error') == 'unknown_database':
             parts.append('%s.name: database %s does not exist (fix the name in bemi_databases, or create the'
                          ' database first)' % (at, db.get('name')))
-        elif reason == 'version':
+        elif publication and reason == 'version':
             parts.append('%s.schemas: publishing schemas (FOR TABLES IN SCHEMA) needs PostgreSQL 15 or newer and this'
                          ' server runs %d (list the tables in %s.tables instead, or leave out both to publish all'
                          ' tables)' % (at, int(version_num) // 10000, at))
-        elif reason == 'missing':
+        elif publication and reason == 'missing':
             parts.append('%s (%s): %s (fix %s.%s, or create them first)'
                          % (at, db.get('name'), ', '.join(result.get('problems') or []), at,
                             'tables' if db.get('tables') else 'schemas'))
-        elif reason == 'superuser':
+        elif publication and reason == 'superuser':
             parts.append('%s (%s): bemi_login_user %s is not a superuser, and publishing %s needs one (set'
                          ' bemi_login_user to a superuser, or list the tables in %s.tables)'
                          % (at, db.get('name'), login_user, 'schemas' if db.get('schemas') else 'all tables', at))
         else:
-            parts.append('%s (%s): %s' % (at, db.get('name'), role_words(result.get('msg') or 'the check failed')))
+            parts.append('%s (%s): %s' % (at, db.get('name'), role_words(entry.get('msg') or 'the check failed')))
     if not parts:
         return ''
     return 'Nothing was changed on %s, because %s; no setting, role or database was touched.' % (host, '; '.join(parts))
@@ -225,4 +255,4 @@ class FilterModule:
 
     def filters(self):
         return {'database_scope': database_scope, 'readiness_problems': readiness_problems,
-                'preflight_refusals': preflight_refusals}
+                'preflight_refusals': preflight_refusals, 'database_steps': database_steps}

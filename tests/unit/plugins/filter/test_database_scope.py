@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.bemi.postgresql.plugins.filter.database_scope import (
     FilterModule,
     database_scope,
+    database_steps,
     preflight_refusals,
     readiness_problems,
 )
@@ -96,20 +97,30 @@ def test_readiness_problems_keep_only_what_blocks():
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {'database_scope', 'readiness_problems', 'preflight_refusals'}
+    assert set(FilterModule().filters()) == {'database_scope', 'readiness_problems', 'preflight_refusals',
+                                             'database_steps'}
 
 
 def test_preflight_refusals_name_each_entry_in_the_roles_words():
-    results = [
-        {'__bemi_i': 0, 'item': {'name': 'shop', 'tables': ['t', 'nosuch']}, 'failed': True, 'reason': 'missing',
-         'problems': ['table public.nosuch does not exist']},
-        {'__bemi_i': 1, 'item': {'name': 'shpo'}, 'failed': True, 'connect_error': 'unknown_database'},
-        {'__bemi_i': 2, 'item': {'name': 'crm', 'schemas': ['s']}, 'failed': True, 'reason': 'version'},
-        {'__bemi_i': 3, 'item': {'name': 'ok'}, 'publication': {'name': 'bemi'}},
-        {'__bemi_i': 4, 'item': {'name': 'all'}, 'failed': True, 'reason': 'superuser'},
-        {'__bemi_i': 5, 'item': {'name': 'x'}, 'failed': True, 'msg': 'fix login_db'},
+    databases = [{'name': 'shop', 'tables': ['t', 'nosuch']}, {'name': 'shpo'}, {'name': 'crm', 'schemas': ['s']},
+                 {'name': 'ok'}, {'name': 'all'}, {'name': 'x'}, {'name': 'locked'}]
+    entries = [
+        {'name': 'shop', 'failed': True, 'failed_step': 'publication', 'msg': 'Cannot publish',
+         'role': {'changed': False}, 'publication': {'msg': 'Cannot publish', 'reason': 'missing',
+                                                     'problems': ['table public.nosuch does not exist']}},
+        {'name': 'shpo', 'failed': True, 'failed_step': 'role', 'msg': 'Could not connect',
+         'role': {'msg': 'Could not connect', 'connect_error': 'unknown_database'}},
+        {'name': 'crm', 'failed': True, 'failed_step': 'publication', 'msg': 'schemas: needs 15',
+         'publication': {'msg': 'schemas: needs 15', 'reason': 'version'}},
+        {'name': 'ok', 'role': {}, 'publication': {}, 'replica_identity': {}},
+        {'name': 'all', 'failed': True, 'failed_step': 'publication', 'msg': 'Only a superuser',
+         'publication': {'msg': 'Only a superuser', 'reason': 'superuser'}},
+        {'name': 'x', 'failed': True, 'failed_step': 'role', 'msg': 'fix login_db', 'role': {'msg': 'fix login_db'}},
+        # A reason of another step is no publication refusal: its message is told in the role's words.
+        {'name': 'locked', 'failed': True, 'failed_step': 'replica_identity', 'msg': 'raise lock_timeout',
+         'replica_identity': {'msg': 'raise lock_timeout', 'reason': 'missing'}},
     ]
-    message = preflight_refusals(results, 'db1', 140010, 'app')
+    message = preflight_refusals(entries, databases, 'db1', 140010, 'app')
     assert message == (
         'Nothing was changed on db1, because '
         'bemi_databases[0] (shop): table public.nosuch does not exist (fix bemi_databases[0].tables, or create them'
@@ -122,8 +133,38 @@ def test_preflight_refusals_name_each_entry_in_the_roles_words():
         'bemi_databases[4] (all): bemi_login_user app is not a superuser, and publishing all tables needs one (set'
         ' bemi_login_user to a superuser, or list the tables in bemi_databases[4].tables); '
         'bemi_databases[5] (x): fix bemi_login_db (or the name in bemi_databases); '
+        'bemi_databases[6] (locked): raise bemi_lock_timeout; '
         'no setting, role or database was touched.')
 
 
 def test_no_refusal_is_no_message():
-    assert preflight_refusals([{'publication': None, 'item': {'name': 'a'}, '__bemi_i': 0}], 'db1', 150000, 'p') == ''
+    assert preflight_refusals([{'name': 'a', 'publication': {}}], [{'name': 'a'}], 'db1', 150000, 'p') == ''
+
+
+def test_database_steps_give_each_database_its_scope_and_share_the_rest():
+    steps = database_steps([{'name': 'shop'}, {'name': 'crm', 'tables': ['accounts']},
+                            {'name': 'app', 'schemas': ['sales'], 'exclude': ['sales.queue']}],
+                           user='bemi', password='pw', default_privileges_for=['app'], lock_timeout='1s',
+                           lock_retries='3', reset_unpublished='false')
+    assert steps['role'] == {'name': 'bemi', 'password': 'pw', 'update_password': 'always',
+                             'default_privileges_for': ['app'], 'state': 'present'}
+    assert steps['publication'] == {'name': 'bemi', 'state': 'present'}
+    assert steps['replica_identity'] == {'identity': 'full', 'publication': 'bemi', 'lock_timeout': '1s',
+                                         'retries': 3, 'reset_unpublished': False}
+    shop, crm, app = steps['databases']
+    assert shop == {'name': 'shop', 'role': {'schemas': ['*'], 'tables': []}, 'publication': {'all_tables': True},
+                    'replica_identity': {'tables': None, 'schemas': ['*'], 'exclude': [], 'track_new_tables': True}}
+    # A table list: no schema-wide grant (bemi_grant_select auto), no trigger.
+    assert crm['role'] == {'schemas': [], 'tables': []}
+    assert crm['publication'] == {'tables': ['accounts']}
+    assert crm['replica_identity'] == {'tables': ['accounts'], 'schemas': ['public'], 'exclude': [],
+                                       'track_new_tables': False}
+    assert app['publication'] == {'schemas': ['sales']}
+    assert app['replica_identity']['exclude'] == ['sales.queue']
+
+
+def test_database_steps_leave_out_what_is_managed_elsewhere():
+    steps = database_steps([{'name': 'shop'}], password='', default_privileges_for=[])
+    # Null: bemi_databases leaves the password alone and takes its own default for the owners.
+    assert steps['role']['password'] is None
+    assert steps['role']['default_privileges_for'] is None
