@@ -13,6 +13,7 @@ takes effect at a reload.
 from __future__ import annotations
 
 import re
+import time
 
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -212,3 +213,28 @@ def report_standby(values):
         'primary_slot_name': values['primary_slot_name'] or None,
         'primary_conninfo_dbname': dbname,
     }
+
+
+# A reload that changes one of these restarts a standby's WAL receiver.
+RECEIVER_SETTINGS = frozenset(('primary_conninfo', 'primary_slot_name'))
+# How long a standby may take to stream again after that (its startup process retries every
+# wal_retrieve_retry_interval, 5 s by default).
+RECEIVER_WAIT_SECONDS = 30
+RECEIVER_QUERY = 'SELECT pid, status FROM pg_catalog.pg_stat_wal_receiver'
+
+
+def restarts_receiver(changes):
+    return any(name in RECEIVER_SETTINGS for name, dummy in changes)
+
+
+def wait_for_receiver(read, old_pid, timeout=RECEIVER_WAIT_SECONDS, sleep=time.sleep, clock=time.monotonic):
+    """Whether a new WAL receiver (not ``old_pid``) streams within ``timeout`` seconds; ``read()`` gives
+    pg_stat_wal_receiver's row ({pid, status}) or None."""
+    deadline = clock() + timeout
+    while True:
+        row = read() or {}
+        if row.get('status') == 'streaming' and row.get('pid') != old_pid:
+            return True
+        if clock() >= deadline:
+            return False
+        sleep(0.2)

@@ -18,6 +18,8 @@ description:
     O(primary_slot_name) is given.
   - Every one of these settings takes effect at a reload. Changes are made with C(ALTER SYSTEM), followed by one
     C(pg_reload_conf()); PostgreSQL is never restarted.
+  - On a standby, a new C(primary_conninfo) or C(primary_slot_name) restarts its WAL receiver at the reload. The
+    module then waits, up to 30 seconds, until the standby streams again, and warns when it does not.
   - The slot itself must have the failover flag as well; M(bemi.postgresql.bemi_slot) sets it with O(bemi.postgresql.bemi_slot#module:failover=true).
   - O(state=absent) resets C(synchronized_standby_slots) (primary) or C(sync_replication_slots) (standby). It leaves
     C(hot_standby_feedback), C(primary_slot_name) and C(primary_conninfo) as they are, since physical replication uses them
@@ -156,6 +158,8 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.failover import (
     PRIMARY_SETTINGS,
+    RECEIVER_QUERY,
+    RECEIVER_WAIT_SECONDS,
     STANDBY_SETTINGS,
     STANDBYS_QUERY,
     FailoverError,
@@ -163,7 +167,9 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.failover import (
     plan_standby,
     report_primary,
     report_standby,
+    restarts_receiver,
     shown,
+    wait_for_receiver,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.plan import Plan, diff
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import read_settings
@@ -226,7 +232,15 @@ def run(module, conn):
         for name, value in changes:
             plan.add(alter_system(name, value))
         add_reload(plan, module, can_reload)
+    # A new conninfo or slot restarts the WAL receiver at the reload: the run ends once the standby streams
+    # again, so that replication is back, and a primary's run right after this one counts this standby.
+    waits = in_recovery and not module.check_mode and restarts_receiver(changes)
+    receiver = query_one(conn, RECEIVER_QUERY) if waits else None
     applied = plan.apply(conn, module.check_mode)
+    if waits and not wait_for_receiver(lambda: query_one(conn, RECEIVER_QUERY), (receiver or {}).get('pid')):
+        module.warn('This standby does not stream from its primary again within %d s of the reload that applied the '
+                    'new primary_conninfo or primary_slot_name. Fix: look in its log for why the WAL receiver cannot '
+                    'connect.' % RECEIVER_WAIT_SECONDS)
 
     before = configured(settings)
     after = dict(before, **dict(

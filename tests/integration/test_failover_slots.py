@@ -108,6 +108,9 @@ def test_primary_and_standby(pair):
     assert on_standby['standby'] == {'sync_replication_slots': True, 'hot_standby_feedback': True,
                                      'primary_slot_name': STANDBY_SLOT, 'primary_conninfo_dbname': 'shop'}
     assert on_standby['diff']['after']['primary_conninfo'].endswith('dbname=shop')
+    # The new conninfo restarted the WAL receiver: the module returned once it streamed again.
+    assert standby.scalar('SELECT status FROM pg_stat_wal_receiver') == 'streaming'
+    assert primary.scalar('SELECT count(*) FROM pg_stat_replication') == 1
     assert leaks(standby.log_text()[log_start:]) == []
     wait_for(lambda: standby.scalar("SELECT setting FROM pg_settings WHERE name = 'sync_replication_slots'") == 'on')
 

@@ -13,8 +13,10 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.failover import (
     plan_primary,
     plan_standby,
     report_standby,
+    restarts_receiver,
     shown,
     slot_list,
+    wait_for_receiver,
     with_dbname,
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.server_settings import Setting
@@ -108,3 +110,24 @@ def test_standby_report_never_holds_the_conninfo():
                              'primary_conninfo': "password=x dbname=crm", 'primary_slot_name': ''})
     assert report == {'sync_replication_slots': True, 'hot_standby_feedback': False, 'primary_slot_name': None,
                       'primary_conninfo_dbname': 'crm'}
+
+
+def test_the_wait_ends_when_a_new_wal_receiver_streams():
+    rows = iter([{'pid': 7, 'status': 'streaming'}, None, {'pid': 9, 'status': 'starting'},
+                 {'pid': 9, 'status': 'streaming'}])
+    clock = iter(range(100))
+    slept = []
+    assert wait_for_receiver(lambda: next(rows), 7, timeout=30, sleep=slept.append, clock=lambda: next(clock))
+    # The old receiver, still streaming until the reload reaches it, does not count.
+    assert len(slept) == 3
+
+
+def test_the_wait_gives_up_after_its_timeout():
+    clock = iter(range(100))
+    assert not wait_for_receiver(lambda: None, None, timeout=5, sleep=lambda seconds: None, clock=lambda: next(clock))
+
+
+def test_only_a_new_conninfo_or_slot_restarts_the_receiver():
+    assert restarts_receiver([('hot_standby_feedback', 'on'), ('primary_conninfo', 'host=p dbname=x')])
+    assert restarts_receiver([('primary_slot_name', 'standby_a')])
+    assert not restarts_receiver([('sync_replication_slots', 'on'), ('hot_standby_feedback', 'on')])
