@@ -24,7 +24,7 @@ def statements(path):
             record = json.loads(line)
             result = record['result']
             queries = result.get('queries')
-            # bemi_role runs with no_log (it carries the password); the next task shows its queries.
+            # bemi_databases runs with no_log (it carries the password); the next task shows its queries.
             if queries is None and isinstance(result.get('msg'), dict):
                 queries = result['msg'].get('queries')
             if queries:
