@@ -27,6 +27,9 @@ def statements(path):
             # bemi_databases runs with no_log (it carries the password); the next task shows its queries.
             if queries is None and isinstance(result.get('msg'), dict):
                 queries = result['msg'].get('queries')
+                # By database, in the order they ran.
+                if isinstance(queries, dict):
+                    queries = [query for database in queries.values() for query in database]
             if queries:
                 out.append({'task': record['task'], 'queries': queries})
     return out
