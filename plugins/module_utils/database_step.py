@@ -234,3 +234,24 @@ def run_databases(module, steps):
             failures.append('Not reached, so left as they are: %s.' % ', '.join(left))
         module.fail_json(msg=' '.join(failures), **result)
     module.exit_json(**result)
+
+
+def dry_run(step, module, conn, options):
+    """What the step's own module would do with ``options``, in check mode, on this module's connection:
+    its result, with its ``warnings``, and ``failed`` and ``msg`` when it would refuse. For a read-only
+    module (bemi_info) that answers another module's question in the same run."""
+    connection = dict((key, module.params[key]) for key in connection_argument_spec())
+    params, error = step_params(step, options, None, connection)
+    if error:
+        return {'failed': True, 'msg': error, 'queries': [], 'warnings': []}
+    step_module = StepModule(params, check_mode=True, diff=module._diff)
+    try:
+        result, failed = run_step(step, step_module, conn, step.prepare(step_module))
+    except StepEnded as ended:
+        # prepare() refused the options.
+        result, failed = ended.result, ended.failed
+    result.update(warnings=step_module.warnings)
+    result.setdefault('queries', [])
+    if failed:
+        result['failed'] = True
+    return result

@@ -130,6 +130,14 @@ options:
     type: int
     default: 0
     version_added: 0.2.0
+  wal_level:
+    description:
+      - The options of M(bemi.postgresql.bemi_wal_level) (without the connection options). When given, this module also
+        answers what that module would do with them, in check mode and with its code, and returns it as
+        RV(wal_level_plan). So one read of the server tells both its state and whether C(wal_level), the slot and
+        sender minimums or the WAL budget need a change or a restart. Nothing is changed, also outside check mode.
+    type: dict
+    version_added: 0.2.0
 notes:
   - A member of C(pg_monitor) sees everything it needs except the configuration files, for which it reports
     the running values (the configured ones are null while a restart is pending).
@@ -239,6 +247,16 @@ queries:
   type: list
   elements: str
   sample: []
+wal_level_plan:
+  description:
+    - With O(wal_level), what M(bemi.postgresql.bemi_wal_level) returns in check mode with those options (C(changed),
+      C(queries), C(restart_required), C(wal_level) and the other settings, C(diff) with C(--diff)), and its
+      C(warnings). When it would refuse, C(failed) is true and C(msg) says why; this module does not fail for it.
+  returned: when O(wal_level) is given
+  type: dict
+  sample: {changed: false, queries: [], restart_required: false, wal_level: {running: logical, configured: logical},
+           warnings: []}
+  version_added: 0.2.0
 ready:
   description: True when no finding is a problem (RV(problems) is empty).
   returned: always
@@ -581,7 +599,8 @@ from ansible_collections.bemi.postgresql.plugins.module_utils.connection import 
 )
 from ansible_collections.bemi.postgresql.plugins.module_utils.identifiers import IdentifierError, parse_name, parse_table
 from ansible_collections.bemi.postgresql.plugins.module_utils.info import OptionError, assess, gather, parse_size
-from ansible_collections.bemi.postgresql.plugins.module_utils import probe
+from ansible_collections.bemi.postgresql.plugins.module_utils import probe, wal_level_run
+from ansible_collections.bemi.postgresql.plugins.module_utils.database_step import dry_run
 
 
 def listed_tables(values):
@@ -614,6 +633,7 @@ def main():
         probe_ssl_mode=dict(type='str', choices=['allow', 'disable', 'prefer', 'require', 'verify-ca', 'verify-full']),
         probe_timeout=dict(type='int', default=10),
         sample_seconds=dict(type='int', default=0),
+        wal_level=dict(type='dict'),
     )
     module = ConnectionModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
@@ -644,6 +664,8 @@ def main():
             result = (probe.skipped_in_check_mode() if module.check_mode
                       else probe.run(conn, module.params, options['publication']))
             probe.add_to_report(report, result, options['slot'])
+        if module.params['wal_level'] is not None:
+            report['wal_level_plan'] = dry_run(wal_level_run.STEP, module, conn, module.params['wal_level'])
         return report
 
     report = run_with_connection(module, work, 'Could not read the report')

@@ -258,3 +258,43 @@ def test_auto_budget_where_pg_wal_cannot_be_read_changes_nothing(server, tmp_pat
         assert 'give max_slot_wal_keep_size a size' in failed['msg'], failed['msg']
         assert failed['queries'] == []
     assert snapshot(server) == before
+
+
+def test_bemi_info_answers_what_bemi_wal_level_would_do(server):
+    """bemi_info's wal_level option: the same answer as bemi_wal_level in check mode, from one read; a refusal
+    is told in the plan, not as bemi_info's failure; nothing changes, in check mode or not."""
+    args = server.connection_args()
+    options = {'min_replication_slots': 12, 'max_slot_wal_keep_size': '2GB'}
+    before = snapshot(server)
+    alone = run_module('bemi_wal_level', dict(args, **options), check=True)
+    assert not alone.failed, alone.result
+    assert alone['changed'] is True
+    for check in (True, False):
+        info = run_module('bemi_info', dict(args, wal_level=options), check=check)
+        assert not info.failed, info.result
+        plan = info['wal_level_plan']
+        for key in ('changed', 'queries', 'diff', 'restart_required', 'wal_level', 'max_replication_slots',
+                    'max_wal_senders', 'max_slot_wal_keep_size', 'idle_replication_slot_timeout'):
+            assert plan[key] == alone[key], key
+        assert 'failed' not in plan and plan['warnings'] == []
+        assert info['queries'] == [] and info['changed'] is False
+    assert snapshot(server) == before
+
+    check_then_apply(server, dict(args, **options))
+    plan = run_module('bemi_info', dict(args, wal_level=options))['wal_level_plan']
+    assert plan['changed'] is False and plan['queries'] == [] and plan['restart_required'] is True
+
+    # A refusal of bemi_wal_level (its own words), and bad options, are the plan's, not bemi_info's.
+    server.query("CREATE ROLE ops_info LOGIN PASSWORD 'ops-pw'")
+    server.query('GRANT pg_read_all_settings TO ops_info')
+    as_ops = dict(args, login_user='ops_info', login_password='ops-pw', login_host='127.0.0.1', login_db='postgres')
+    refused = run_module('bemi_info', dict(as_ops, wal_level={'min_replication_slots': 50}))
+    assert not refused.failed, refused.result
+    assert refused['wal_level_plan']['failed'] is True
+    assert 'is not a superuser and has no ALTER SYSTEM privilege' in refused['wal_level_plan']['msg']
+    bad = run_module('bemi_info', dict(args, wal_level={'state': 'absent', 'min_wal_senders': 3}))
+    assert not bad.failed, bad.result
+    assert bad['wal_level_plan'] == {'failed': True, 'queries': [], 'warnings': [],
+                                     'msg': 'min_replication_slots and min_wal_senders only go with state=present.'}
+    unknown = run_module('bemi_info', dict(args, wal_level={'colour': 'blue'}))
+    assert unknown['wal_level_plan']['msg'].startswith('Unsupported parameters: colour.')
