@@ -236,4 +236,3 @@ def warn_about_other_sources(module, changes, settings):
 # A server-wide step: bemi_info runs it once, on its own connection (not in each database).
 STEP = DatabaseStep('wal_level', 'bemi_wal_level', option_spec, [], prepare, run,
                     lambda params: 'Could not change the settings')
-
