@@ -41,6 +41,10 @@ def server(pool, major):
         yield cluster
     finally:
         cluster.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active')
+        # A terminated walsender releases its slot as it exits, a moment after pg_terminate_backend returns.
+        deadline = time.monotonic() + 10
+        while cluster.scalar('SELECT count(*) FROM pg_replication_slots WHERE active') and time.monotonic() < deadline:
+            time.sleep(0.1)
         for name, _db, _plugin, _active in slots(cluster):
             cluster.query('SELECT pg_drop_replication_slot(%s)', (name,))
 
