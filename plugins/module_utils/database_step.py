@@ -81,6 +81,11 @@ class StepModule(object):
         raise StepEnded(result, failed=True)
 
 
+def connection_params(module):
+    """The connection options of ``module``, for the steps it runs on the same server."""
+    return dict((key, module.params[key]) for key in connection_argument_spec())
+
+
 def step_params(step, shared, own, connection):
     """(params, error): the database's own options over the shared ones, checked as the step's module checks
     them (types, choices, defaults), with the connection options. An option left out or null keeps the shared one."""
@@ -189,7 +194,7 @@ class DatabasesModule(ConnectionModule):
 def run_databases(module, steps):
     """bemi_databases: the steps in each database in turn. A real run stops at the first database that
     fails (the later ones are left as they are); check mode goes on, so that its failure names them all."""
-    connection = dict((key, module.params[key]) for key in connection_argument_spec())
+    connection = connection_params(module)
     entries, failures = [], []
     # Check mode: the params of each step that ran in an earlier database (see DatabaseStep.follows).
     ran = {}
@@ -240,7 +245,7 @@ def dry_run(step, module, conn, options):
     """What the step's own module would do with ``options``, in check mode, on this module's connection:
     its result, with its ``warnings``, and ``failed`` and ``msg`` when it would refuse. For a read-only
     module (bemi_info) that answers another module's question in the same run."""
-    connection = dict((key, module.params[key]) for key in connection_argument_spec())
+    connection = connection_params(module)
     params, error = step_params(step, options, None, connection)
     if error:
         return {'failed': True, 'msg': error, 'queries': [], 'warnings': []}
