@@ -10,14 +10,16 @@
     MATRIX_KEEP_ORDER=1 scripts/matrix.py a b   in the order given (default: longest first)
 
 Each session's output goes to .cache/matrix/logs/<session>.log; a failed
-session's tail is printed. The table at the end says passed / skipped (and why)
-/ FAILED for every session; the exit status is 1 when any session failed.
+session's tail is printed when it ends, and its first failed task again at the
+end. The table at the end says passed / skipped (and why) / FAILED for every
+session; the exit status is 1 when any session failed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, '.cache', 'matrix')
 NOX = os.path.join(os.path.dirname(sys.executable), 'nox')
+# The line Ansible prints for a task that failed on a host.
+FAILED_TASK = re.compile(r'^(fatal|failed): \[')
 
 
 def all_sessions():
@@ -46,7 +50,7 @@ def order(sessions):
 
 
 def run_session(name):
-    log = os.path.join(CACHE, 'logs', name + '.log')
+    log = log_of(name)
     result = os.path.join(CACHE, 'results', name + '.json')
     if os.path.exists(result):
         os.unlink(result)
@@ -73,9 +77,25 @@ def run_session(name):
         status, reason = 'FAILED', 'no result recorded, see %s' % os.path.relpath(log, ROOT)
     print('%-13s %-8s %5.0f s wall %5.0f s CPU  %s' % (name, status, seconds, cpu, reason), flush=True)
     if status == 'FAILED':
-        with open(log, errors='replace') as handle:
-            print(''.join(handle.readlines()[-40:]), flush=True)
+        print(log_tail(log), flush=True)
     return name, status, seconds, cpu, reason
+
+
+def log_of(session):
+    return os.path.join(CACHE, 'logs', session + '.log')
+
+
+def failed_task(log):
+    """The first failed Ansible task of a session's log and what follows it: the cause, often far from the end."""
+    with open(log, errors='replace') as handle:
+        lines = handle.readlines()
+    first = next((index for index, line in enumerate(lines) if FAILED_TASK.match(line)), None)
+    return '' if first is None else ''.join(lines[max(first - 2, 0):first + 25])
+
+
+def log_tail(log, count=40):
+    with open(log, errors='replace') as handle:
+        return ''.join(handle.readlines()[-count:])
 
 
 def expand(arg, known):
@@ -113,6 +133,10 @@ def main(argv):
                        for name, (status, seconds, cpu, reason) in results.items()), handle, indent=1)
     failed = [name for name in sessions if results[name][0] == 'FAILED']
     if failed:
+        for name in failed:
+            cause = failed_task(log_of(name))
+            if cause:
+                print('=== %s: its first failed task\n%s' % (name, cause))
         print('FAILED: %s' % ' '.join(failed))
         return 1
     return 0

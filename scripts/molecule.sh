@@ -40,7 +40,7 @@ majors_of() {
   esac
 }
 # Runs of one lane run one after the other. Two runs of a scenario share its ports and
-# directories; faults' badconf18 and failover's standby share port 55818.
+# directories; faults' badconf18 and failover's standby share port 25818.
 lane_of() {
   case $1 in
     faults|failover) echo faults ;;

@@ -88,7 +88,9 @@ def basebackup_program(major):
 
 
 # The Molecule scenarios' fixed ports (extensions/molecule/*/inventory): they may run at the same time.
-MOLECULE_PORTS = range(55400, 56000)
+# Below Linux's ephemeral range (32768-60999): a local client's socket, even one in TIME_WAIT,
+# holds its port on 127.0.0.1, and a server started on that port fails to bind.
+MOLECULE_PORTS = range(25400, 26000)
 
 
 def free_port():
@@ -231,8 +233,21 @@ class Cluster(object):
         return self._run(argv + ['-l', self.log_file] + list(args))
 
     def start(self):
-        self.pg_ctl('start')
+        try:
+            self.pg_ctl('start')
+        except subprocess.CalledProcessError as error:
+            # pg_ctl only says "could not start server": the reason is in the server's log.
+            raise RuntimeError('PostgreSQL %d in %s did not start on port %s:\n%s\nthe end of %s:\n%s'
+                               % (self.major, self.data_dir, self.port, error.stdout, self.log_file,
+                                  self.log_tail())) from None
         return self
+
+    def log_tail(self, lines=20):
+        try:
+            with open(self.log_file) as handle:
+                return ''.join(handle.readlines()[-lines:])
+        except OSError as error:
+            return '(%s)' % error
 
     def restart(self):
         self.pg_ctl('restart', '-m', 'fast')
