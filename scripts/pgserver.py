@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -87,19 +88,24 @@ def basebackup_program(major):
     return None
 
 
-# The Molecule scenarios' fixed ports (extensions/molecule/*/inventory): they may run at the same time.
-# Below Linux's ephemeral range (32768-60999): a local client's socket, even one in TIME_WAIT,
-# holds its port on 127.0.0.1, and a server started on that port fails to bind.
+# Servers listen on 127.0.0.1, where a local client's socket, even one in TIME_WAIT, holds its port:
+# a server started on a port inside Linux's ephemeral range (32768-60999) may fail to bind. So
+# servers take ports below it: the Molecule scenarios' fixed ones (extensions/molecule/*/inventory,
+# they may run at the same time), and the others picked at random from FREE_PORTS.
 MOLECULE_PORTS = range(25400, 26000)
+FREE_PORTS = range(20000, 25400)
 
 
 def free_port():
+    """A port of FREE_PORTS that nothing listens on now (Cluster.start moves on when it is taken later)."""
     while True:
+        port = random.choice(FREE_PORTS)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(('127.0.0.1', 0))
-            port = sock.getsockname()[1]
-        if port not in MOLECULE_PORTS:
-            return port
+            try:
+                sock.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+        return port
 
 
 def as_server_user(argv):
@@ -162,6 +168,8 @@ class Cluster(object):
         self.data_dir = os.path.join(self.base_dir, 'data')
         self.socket_dir = self.base_dir
         self.log_file = os.path.join(self.base_dir, 'server.log')
+        # A port given is kept; a port picked here may change at the first start (see start).
+        self.picked_port = port is None
         self.port = port or free_port()
 
     # -- life cycle -------------------------------------------------------
@@ -233,14 +241,22 @@ class Cluster(object):
         return self._run(argv + ['-l', self.log_file] + list(args))
 
     def start(self):
-        try:
-            self.pg_ctl('start')
-        except subprocess.CalledProcessError as error:
-            # pg_ctl only says "could not start server": the reason is in the server's log.
-            raise RuntimeError('PostgreSQL %d in %s did not start on port %s:\n%s\nthe end of %s:\n%s'
-                               % (self.major, self.data_dir, self.port, error.stdout, self.log_file,
-                                  self.log_tail())) from None
-        return self
+        for attempt in range(3):
+            try:
+                self.pg_ctl('start')
+                self.picked_port = False
+                return self
+            except subprocess.CalledProcessError as error:
+                # Two servers that picked the same free port: the later one takes another.
+                if self.picked_port and attempt < 2 and 'could not bind' in self.log_tail():
+                    self.port = free_port()
+                    # postgresql.auto.conf is read last: it overrides a standby's copied port too.
+                    self.append_conf({'port': self.port}, 'postgresql.auto.conf')
+                    continue
+                # pg_ctl only says "could not start server": the reason is in the server's log.
+                raise RuntimeError('PostgreSQL %d in %s did not start on port %s:\n%s\nthe end of %s:\n%s'
+                                   % (self.major, self.data_dir, self.port, error.stdout, self.log_file,
+                                      self.log_tail())) from None
 
     def log_tail(self, lines=20):
         try:
