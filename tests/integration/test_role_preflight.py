@@ -19,6 +19,7 @@ import sys
 
 import pytest
 
+import pgserver
 from ansible_run import run_playbook
 
 PLAYBOOK = """\
@@ -165,6 +166,19 @@ def test_a_server_that_is_down_fails_at_once(server):
             assert 'PostgreSQL on localhost cannot be read, so nothing was changed' in ' '.join(proc.stdout.split())
     finally:
         server.start()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='the restart runs pg_ctl as the server\'s OS user through runuser')
+def test_a_server_unreachable_after_its_restart_names_the_timeout(server):
+    """Someone's edit moved the port: pg_ctl restarts the server, which then listens where the role does not look."""
+    server.append_conf({'port': pgserver.free_port()})
+    variables = role_vars(server, bemi_restart_method='pg_ctl', bemi_restart_timeout=3)
+    proc = run_role(server, variables)
+    assert proc.returncode != 0, proc.stdout
+    flat = ' '.join(proc.stdout.split())
+    assert 'PostgreSQL on localhost could not be reached within 3 s (bemi_restart_timeout) after its restart' in flat, \
+        proc.stdout
+    assert 'or raise bemi_restart_timeout, and run again' in flat, proc.stdout
 
 
 def test_a_refused_teardown_counts_no_change(server):
