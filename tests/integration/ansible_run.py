@@ -111,6 +111,34 @@ def run_module_process(module, args, check, diff):
     return ModuleRun(result, 'failed' if result.get('failed') else 'ok', proc.stdout, proc.stderr, proc.returncode)
 
 
+class Background(object):
+    """A module run in a thread, so the test can act while it waits on a lock."""
+
+    def __init__(self, module, args):
+        self.result = None
+        self.error = None
+        self.thread = threading.Thread(target=self._run, args=(module, args))
+        self.thread.start()
+
+    def _run(self, module, args):
+        try:
+            self.result = run_module(module, args)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.error = exc
+
+    def join(self):
+        self.thread.join(timeout=300)
+        if self.error:
+            raise self.error
+        return self.result
+
+
+def no_traceback(result):
+    """A module run ended in its own clear result, not a crash."""
+    text = result.stdout + result.stderr + json.dumps(result.result)
+    assert 'Traceback' not in text and 'KeyError' not in text, text
+
+
 class ForkServer(object):
     """Module runs forked from one process that has imported the module runtime (module_forkserver.py).
 

@@ -8,9 +8,11 @@ predicted, verified in the catalog) and re-run that changes nothing.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from ansible_run import run_module
+from ansible_run import Background, no_traceback, run_module
 
 PASSWORD = 'Databases-S3cret;pw'
 ROLE = 'bemi_dbs'
@@ -188,6 +190,48 @@ def test_a_real_run_stops_at_the_first_database_that_fails(server, databases):
     assert server.scalar('SELECT count(*) FROM pg_publication', dbname=two) == 1
     assert server.scalar('SELECT count(*) FROM pg_publication', dbname=three) == 0
     assert real['queries'] == real['databases'][0]['queries'] + real['databases'][1]['queries']
+
+
+def test_a_connection_cut_mid_step_fails_clearly_and_stops_the_run(server, databases):
+    """The server ends the connection while a step waits on a lock: that database fails (connection_lost,
+    a retry may wait it out), the later ones are not reached, and a run without the cut completes."""
+    one, two, three = databases
+    for name in databases:
+        make_db(server, name)
+    # One long wait for the lock, so the test finds the module's backend waiting on it.
+    identity = dict(SHARED['replica_identity'], lock_timeout='60s', retries=0)
+    args = args_of(server, [{'name': one}, {'name': two}, {'name': three}], replica_identity=identity)
+    locker = server.connect(dbname=two)
+    try:
+        with locker.cursor() as cur:
+            cur.execute('BEGIN; LOCK TABLE public.orders IN ACCESS SHARE MODE')
+        run = Background('bemi_databases', args)
+        waiting = wait_for_backend(server, two, "wait_event_type = 'Lock' AND query LIKE '%%REPLICA IDENTITY%%'")
+        server.query('SELECT pg_terminate_backend(%s)', (waiting,))
+        cut = run.join()
+    finally:
+        locker.close()
+    no_traceback(cut)
+    assert cut.failed
+    assert [entry['name'] for entry in cut['databases']] == [one, two]
+    assert cut['databases'][1]['failed_step'] == 'replica_identity'
+    assert cut['databases'][1]['replica_identity']['connect_error'] == 'connection_lost'
+    assert 'Not reached, so left as they are: %s.' % three in cut['msg']
+    assert server.scalar('SELECT count(*) FROM pg_publication', dbname=three) == 0
+    again = run_module('bemi_databases', args)
+    assert not again.failed and again['changed'] is True, again
+    assert [entry['changed'] for entry in again['databases']] == [False, True, True]
+
+
+def wait_for_backend(cluster, dbname, condition, timeout=60):
+    """The pid of a backend of ``dbname`` that matches ``condition`` (SQL on pg_stat_activity), once there is one."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pid = cluster.scalar('SELECT pid FROM pg_stat_activity WHERE datname = %s AND ' + condition, (dbname,))
+        if pid:
+            return pid
+        time.sleep(0.05)
+    raise AssertionError('no backend of %s with %s within %d s' % (dbname, condition, timeout))
 
 
 @pytest.mark.parametrize('entries, shared, message', [

@@ -12,12 +12,11 @@ import contextlib
 import itertools
 import json
 import os
-import threading
 import time
 
 import pytest
 
-from ansible_run import run_module
+from ansible_run import Background, no_traceback, run_module
 
 _counter = itertools.count()
 TRIGGER_TAGS = ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO']
@@ -64,28 +63,6 @@ def db(pg):
     pg.query('DROP DATABASE %s WITH (FORCE)' % name)
 
 
-class Background(object):
-    """A module run in a thread, so the test can act while it waits on a lock."""
-
-    def __init__(self, module, args):
-        self.result = None
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(module, args))
-        self.thread.start()
-
-    def _run(self, module, args):
-        try:
-            self.result = run_module(module, args)
-        except Exception as exc:  # pylint: disable=broad-except
-            self.error = exc
-
-    def join(self):
-        self.thread.join(timeout=300)
-        if self.error:
-            raise self.error
-        return self.result
-
-
 def wait_for(db, condition, what, timeout=120):
     """Poll pg_stat_activity until a backend of this database matches ``condition`` (SQL), else fail."""
     deadline = time.time() + timeout
@@ -110,11 +87,6 @@ def held(db, *statements):
     finally:
         conn.rollback()
         conn.close()
-
-
-def no_traceback(result):
-    text = result.stdout + result.stderr + json.dumps(result.result)
-    assert 'Traceback' not in text and 'KeyError' not in text, text
 
 
 # -- 1. Only the per-table groups may be skipped after lock timeouts -------------------------------
