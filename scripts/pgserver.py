@@ -244,10 +244,9 @@ class Cluster(object):
         for attempt in range(3):
             try:
                 self.pg_ctl('start')
-                self.picked_port = False
-                return self
+                break
             except subprocess.CalledProcessError as error:
-                # Two servers that picked the same free port: the later one takes another.
+                # Another server took the picked port before this one started: take another.
                 if self.picked_port and attempt < 2 and 'could not bind' in self.log_tail():
                     self.port = free_port()
                     # postgresql.auto.conf is read last: it overrides a standby's copied port too.
@@ -257,6 +256,8 @@ class Cluster(object):
                 raise RuntimeError('PostgreSQL %d in %s did not start on port %s:\n%s\nthe end of %s:\n%s'
                                    % (self.major, self.data_dir, self.port, error.stdout, self.log_file,
                                       self.log_tail())) from None
+        self.picked_port = False
+        return self
 
     def log_tail(self, lines=20):
         try:
