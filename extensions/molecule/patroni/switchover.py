@@ -81,6 +81,26 @@ def current_lsn(member, db):
         conn.close()
 
 
+def wait_writable(member, db, timeout=60):
+    """Until the new leader has left recovery: Patroni lists it as the running leader while its promotion
+    is still under way, when a write would fail as read-only."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            conn = psycopg2.connect(dsn(member, db))
+            try:
+                with conn.cursor() as cur:
+                    cur.execute('SELECT pg_is_in_recovery()')
+                    if not cur.fetchone()[0]:
+                        return
+            finally:
+                conn.close()
+        except psycopg2.OperationalError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit('the new leader %s was still in recovery after %d s' % (member['name'], timeout))
+
+
 def wait_replayed(state, lsn, timeout=30):
     """Until every replica has replayed up to lsn (asynchronous replication: a kill may otherwise lose rows)."""
     deadline = time.time() + timeout
@@ -147,6 +167,7 @@ def main(argv):
         time.sleep(1)
         new = leader(state)
 
+    wait_writable(new, db)
     insert(new, db, AFTER)
     consumer = Consumer(dsn(new, db), slot, publication)
     wanted = set(UNREAD) | set(AFTER)
