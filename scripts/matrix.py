@@ -10,7 +10,7 @@
     MATRIX_KEEP_ORDER=1 scripts/matrix.py a b   in the order given (default: longest first)
 
 Each session's output goes to .cache/matrix/logs/<session>.log; a failed
-session's tail is printed when it ends, and its first failed task again at the
+session's tail is printed when it ends, and its first failure again at the
 end. The table at the end says passed / skipped (and why) / FAILED for every
 session; the exit status is 1 when any session failed.
 """
@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, '.cache', 'matrix')
 NOX = os.path.join(os.path.dirname(sys.executable), 'nox')
-# The line Ansible prints for a task that failed on a host.
-FAILED_TASK = re.compile(r'^(fatal|failed): \[')
+# The first line of a failure: a task that failed on a host (Ansible), or a test that failed (ansible-test).
+FIRST_FAILURE = re.compile(r'^(fatal|failed): \[|^ERROR: ')
 
 
 def all_sessions():
@@ -85,11 +85,11 @@ def log_of(session):
     return os.path.join(CACHE, 'logs', session + '.log')
 
 
-def failed_task(log):
-    """The first failed Ansible task of a session's log and what follows it: the cause, often far from the end."""
+def first_failure(log):
+    """The first failure in a session's log and what follows it: the cause, often far from the end."""
     with open(log, errors='replace') as handle:
         lines = handle.readlines()
-    first = next((index for index, line in enumerate(lines) if FAILED_TASK.match(line)), None)
+    first = next((index for index, line in enumerate(lines) if FIRST_FAILURE.match(line)), None)
     return '' if first is None else ''.join(lines[max(first - 2, 0):first + 25])
 
 
@@ -134,9 +134,9 @@ def main(argv):
     failed = [name for name in sessions if results[name][0] == 'FAILED']
     if failed:
         for name in failed:
-            cause = failed_task(log_of(name))
+            cause = first_failure(log_of(name))
             if cause:
-                print('=== %s: its first failed task\n%s' % (name, cause))
+                print('=== %s: its first failure\n%s' % (name, cause))
         print('FAILED: %s' % ' '.join(failed))
         return 1
     return 0

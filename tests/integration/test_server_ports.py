@@ -96,4 +96,3 @@ def test_a_picked_port_taken_before_the_start_moves(major, monkeypatch):
                 given.start()
         finally:
             given.destroy()
-
