@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -137,6 +138,17 @@ def no_traceback(result):
     """A module run ended in its own clear result, not a crash."""
     text = result.stdout + result.stderr + json.dumps(result.result)
     assert 'Traceback' not in text and 'KeyError' not in text, text
+
+
+def wait_for_backend(cluster, dbname, condition, timeout=120):
+    """The pid of a backend of ``dbname`` that matches ``condition`` (SQL on pg_stat_activity), once there is one."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pid = cluster.scalar('SELECT pid FROM pg_stat_activity WHERE datname = %s AND ' + condition, (dbname,))
+        if pid:
+            return pid
+        time.sleep(0.05)
+    raise AssertionError('no backend of %s with %s within %d s' % (dbname, condition, timeout))
 
 
 class ForkServer(object):

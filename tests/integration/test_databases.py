@@ -8,11 +8,9 @@ predicted, verified in the catalog) and re-run that changes nothing.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from ansible_run import Background, no_traceback, run_module
+from ansible_run import Background, no_traceback, run_module, wait_for_backend
 
 PASSWORD = 'Databases-S3cret;pw'
 ROLE = 'bemi_dbs'
@@ -221,17 +219,6 @@ def test_a_connection_cut_mid_step_fails_clearly_and_stops_the_run(server, datab
     again = run_module('bemi_databases', args)
     assert not again.failed and again['changed'] is True, again
     assert [entry['changed'] for entry in again['databases']] == [False, True, True]
-
-
-def wait_for_backend(cluster, dbname, condition, timeout=60):
-    """The pid of a backend of ``dbname`` that matches ``condition`` (SQL on pg_stat_activity), once there is one."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        pid = cluster.scalar('SELECT pid FROM pg_stat_activity WHERE datname = %s AND ' + condition, (dbname,))
-        if pid:
-            return pid
-        time.sleep(0.05)
-    raise AssertionError('no backend of %s with %s within %d s' % (dbname, condition, timeout))
 
 
 @pytest.mark.parametrize('entries, shared, message', [

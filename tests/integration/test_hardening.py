@@ -12,11 +12,10 @@ import contextlib
 import itertools
 import json
 import os
-import time
 
 import pytest
 
-from ansible_run import Background, no_traceback, run_module
+from ansible_run import Background, no_traceback, run_module, wait_for_backend
 
 _counter = itertools.count()
 TRIGGER_TAGS = ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO']
@@ -63,15 +62,12 @@ def db(pg):
     pg.query('DROP DATABASE %s WITH (FORCE)' % name)
 
 
-def wait_for(db, condition, what, timeout=120):
-    """Poll pg_stat_activity until a backend of this database matches ``condition`` (SQL), else fail."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if db.pg.scalar('SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND ' + condition,
-                        (db.name,)):
-            return
-        time.sleep(0.05)
-    raise AssertionError('timed out waiting for: %s' % what)
+def wait_for(db, condition, what):
+    """Until a backend of this database matches ``condition`` (SQL on pg_stat_activity), else fail saying ``what``."""
+    try:
+        wait_for_backend(db.pg, db.name, condition)
+    except AssertionError:
+        raise AssertionError('timed out waiting for: %s' % what) from None
 
 
 @contextlib.contextmanager
